@@ -1,0 +1,158 @@
+"""Course configuration: environment variables, paths, platform detection and seeds.
+
+This module imports nothing heavy (no TensorFlow), so quizzes and graders can use it
+instantly.
+
+Environment variables
+---------------------
+``COURSE_DATA_DIR``
+    A folder that already holds the datasets (for example a copy of ``flower_photos/``).
+    When set, nothing is downloaded.
+``COURSE_FAST``
+    ``1`` selects small subsets and few epochs so every notebook executes in seconds (CI).
+``COURSE_ALLOW_RANDOM_WEIGHTS``
+    ``1`` lets model loaders fall back to random weights when ImageNet weights can be
+    neither found nor downloaded (offline CI only; a loud warning is printed).
+``COURSE_CACHE_DIR``
+    Where downloads, decoded images and bottleneck features are cached
+    (default ``~/.cache/pixels-to-poets``).
+``NBGRADER_EXECUTION``
+    Set by nbgrader while autograding; treated like fast mode.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "SEED",
+    "Environment",
+    "allow_random_weights",
+    "cache_dir",
+    "data_dir",
+    "detect_environment",
+    "fast_mode",
+    "grading_mode",
+    "pick",
+    "quiet_tensorflow",
+    "set_seeds",
+]
+
+#: The seed every lesson uses, so that a rerun gives the same numbers on the same machine.
+SEED = 42
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def grading_mode() -> bool:
+    """True while nbgrader executes a notebook (``NBGRADER_EXECUTION`` is set)."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def fast_mode() -> bool:
+    """True when ``COURSE_FAST=1`` or while nbgrader is grading: use small data, few epochs."""
+    return _flag("COURSE_FAST") or grading_mode()
+
+
+def allow_random_weights() -> bool:
+    """True when ``COURSE_ALLOW_RANDOM_WEIGHTS=1`` (offline CI only)."""
+    return _flag("COURSE_ALLOW_RANDOM_WEIGHTS")
+
+
+def pick(full, fast):
+    """Return ``fast`` in fast mode and ``full`` otherwise (epochs, subset sizes, ...)."""
+    return fast if fast_mode() else full
+
+
+def data_dir() -> Path | None:
+    """The folder named by ``COURSE_DATA_DIR``, or ``None`` when it is not set.
+
+    A relative path is taken relative to the current working directory.
+    """
+    value = os.environ.get("COURSE_DATA_DIR", "").strip()
+    if not value:
+        return None
+    return Path(value).expanduser().resolve()
+
+
+def cache_dir() -> Path:
+    """The course's cache folder (created on demand).
+
+    ``COURSE_CACHE_DIR`` wins; otherwise ``$XDG_CACHE_HOME/pixels-to-poets`` or
+    ``~/.cache/pixels-to-poets``. The data folder is treated as read-only, so caches never
+    go there.
+    """
+    value = os.environ.get("COURSE_CACHE_DIR", "").strip()
+    if value:
+        path = Path(value).expanduser()
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", "").strip()
+        path = (Path(base) if base else Path.home() / ".cache") / "pixels-to-poets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the course is running."""
+
+    platform: str  # "colab", "binder", "kaggle" or "local"
+    python: str
+    system: str
+    cpus: int
+
+    def __str__(self) -> str:
+        return f"{self.platform} (Python {self.python}, {self.system}, {self.cpus} CPU)"
+
+
+def detect_environment() -> Environment:
+    """Detect Colab, Binder, Kaggle or a local machine from well-known markers."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        where = "colab"
+    elif os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_LAUNCH_HOST") or os.environ.get(
+        "BINDER_REPO_URL"
+    ):
+        where = "binder"
+    elif os.environ.get("KAGGLE_KERNEL_RUN_TYPE"):
+        where = "kaggle"
+    else:
+        where = "local"
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    return Environment(where, platform.python_version(), platform.system(), cpus)
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up chatter; call before importing TensorFlow."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def set_seeds(seed: int = SEED) -> None:
+    """Seed Python, NumPy and (if imported or importable) Keras/TensorFlow.
+
+    Uses ``keras.utils.set_random_seed`` when Keras is already imported, so calling this
+    from a quiz-only notebook does not pull in TensorFlow.
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover - numpy is a hard dependency
+        pass
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
