@@ -156,3 +156,54 @@ def set_seeds(seed: int = SEED) -> None:
         import keras
 
         keras.utils.set_random_seed(seed)
+
+
+# --------------------------------------------------------------------------- lesson set-up
+
+REPO_URL = "https://github.com/pixels-to-poets/pixels-to-poets"
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> Environment:
+    """The set-up every lesson runs first: versions, platform, CPU/GPU, data, modes, seeds.
+
+    Prints a short report (unless ``quiet``), warns about versions that are too old, seeds
+    every random generator with :data:`SEED` and returns the detected
+    :class:`Environment`. With ``tensorflow=False`` TensorFlow is not imported (lessons
+    that only use NumPy and scikit-learn start faster).
+    """
+    quiet_tensorflow()
+    env = detect_environment()
+    lines = [f"Running on: {env}"]
+    for name in ("numpy", "scikit-learn", "matplotlib", "ipywidgets"):
+        lines.append(f"  {name:<13} {_version(name) or 'not installed'}")
+    if tensorflow:
+        import tensorflow as tf
+        import keras
+
+        gpus = tf.config.list_physical_devices("GPU")
+        lines.append(f"  {'tensorflow':<13} {tf.__version__}")
+        lines.append(f"  {'keras':<13} {keras.__version__}")
+        lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")
+        major, minor = (int(x) for x in tf.__version__.split(".")[:2])
+        if (major, minor) < (2, 16) or not keras.__version__.startswith("3"):
+            lines.append("  WARNING: this course needs TensorFlow 2.16+ with Keras 3; "
+                         "run `pip install -r requirements.txt`.")
+    configured = data_dir()
+    lines.append(f"  data          {'COURSE_DATA_DIR=' + str(configured) if configured else 'downloaded on first use into ' + str(cache_dir())}")
+    modes = [m for m, on in (("FAST (small subsets, few epochs)", fast_mode()),
+                             ("grading", grading_mode()),
+                             ("random weights allowed", allow_random_weights())) if on]
+    lines.append(f"  mode          {', '.join(modes) if modes else 'full'}")
+    set_seeds()
+    if not quiet:
+        print("\n".join(lines))
+    return env

@@ -1,0 +1,220 @@
+"""The pictures the lessons show, drawn with matplotlib.
+
+Colours come from colour-blind-friendly palettes (``cividis`` for images of values, the
+Okabe-Ito set for lines); every axis that carries a quantity is titled. Each function
+returns the matplotlib ``Figure`` so a notebook can save or tweak it.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "OKABE_ITO",
+    "confusion_matrix",
+    "feature_maps",
+    "filters",
+    "image_grid",
+    "learning_curves",
+    "misclassified_gallery",
+    "pixel_grid",
+]
+
+#: Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _show_image(ax, image: np.ndarray) -> None:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray")
+    else:
+        if image.dtype != np.uint8:
+            lo, hi = float(image.min()), float(image.max())
+            image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
+        ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(
+    images: Sequence[np.ndarray] | np.ndarray,
+    labels: Sequence[int] | np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    titles: Sequence[str] | None = None,
+    columns: int = 6,
+    size: float = 1.8,
+    title: str | None = None,
+):
+    """Show images in a grid, each titled with its class name (or a given title)."""
+    plt = _plt()
+    n = len(images)
+    rows = max(1, int(np.ceil(n / columns)))
+    cols = min(columns, n) if n else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        _show_image(ax, images[i])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        elif labels is not None:
+            label = int(labels[i])
+            ax.set_title(class_names[label] if class_names else str(label), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_grid(image: np.ndarray, *, title: str = "Every pixel is a number", annotate: bool = True):
+    """Show a small grayscale image with each pixel's value written on it."""
+    plt = _plt()
+    image = np.asarray(image)
+    fig, ax = plt.subplots(figsize=(0.45 * image.shape[1] + 1.5, 0.45 * image.shape[0] + 1))
+    shown = ax.imshow(image, cmap="gray")
+    if annotate and image.size <= 32 * 32:
+        mid = (float(image.max()) + float(image.min())) / 2
+        for (r, c), value in np.ndenumerate(image):
+            text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+            ax.text(c, r, text, ha="center", va="center", fontsize=7, color="black" if value > mid else "white")
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.set_title(title)
+    fig.colorbar(shown, ax=ax, label="pixel value")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(histories: Mapping[str, object] | object, *, metrics: Sequence[str] = ("loss", "accuracy"),
+                    title: str | None = None):
+    """Plot training and validation curves from one or more ``keras.callbacks.History``.
+
+    ``histories`` is a History (or its ``.history`` dict), or a mapping from a run's name to
+    one, for before/after comparisons.
+    """
+    plt = _plt()
+    if not isinstance(histories, Mapping) or "loss" in histories:
+        histories = {"": histories}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for (name, hist), colour in zip(histories.items(), OKABE_ITO * 3):
+        record = getattr(hist, "history", hist)
+        for ax, metric in zip(axes.flat, metrics):
+            if metric in record:
+                epochs = np.arange(1, len(record[metric]) + 1)
+                ax.plot(epochs, record[metric], color=colour, label=f"{name} training".strip())
+            if f"val_{metric}" in record:
+                epochs = np.arange(1, len(record[f"val_{metric}"]) + 1)
+                ax.plot(epochs, record[f"val_{metric}"], color=colour, linestyle="--",
+                        label=f"{name} validation".strip())
+    for ax, metric in zip(axes.flat, metrics):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric.capitalize())
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def filters(weights: np.ndarray, *, columns: int = 8, title: str = "Learned filters"):
+    """Show the kernels of a Conv2D layer (``weights`` of shape ``(h, w, in, out)``).
+
+    RGB kernels (``in == 3``) are shown in colour; others show their first input channel.
+    """
+    plt = _plt()
+    weights = np.asarray(weights)
+    n = weights.shape[-1]
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.1, rows * 1.1 + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        kernel = weights[..., i]
+        if kernel.shape[-1] == 3:
+            lo, hi = kernel.min(), kernel.max()
+            ax.imshow((kernel - lo) / (hi - lo + 1e-12))
+        else:
+            ax.imshow(kernel[..., 0], cmap="cividis")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(maps: np.ndarray, *, columns: int = 8, limit: int = 32, title: str = "Feature maps"):
+    """Show the channels of one image's activations (``maps`` of shape ``(h, w, channels)``)."""
+    plt = _plt()
+    maps = np.asarray(maps)
+    if maps.ndim == 4:
+        maps = maps[0]
+    n = min(maps.shape[-1], limit)
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.3, rows * 1.3 + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(maps[..., i], cmap="cividis")
+        ax.set_title(f"#{i}", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str], *,
+                     normalize: str | None = None, title: str = "Confusion matrix"):
+    """Plot scikit-learn's confusion matrix (rows: true class, columns: predicted class)."""
+    plt = _plt()
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(1.0 * len(class_names) + 2.5, 1.0 * len(class_names) + 2))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=list(range(len(class_names))), display_labels=list(class_names),
+        normalize=normalize, cmap="cividis", ax=ax, colorbar=False,
+        values_format=".2f" if normalize else "d",
+    )
+    ax.set_title(f"{title} ({len(y_true)} images)")
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_gallery(images: np.ndarray, y_true: Sequence[int], probabilities: np.ndarray,
+                          class_names: Sequence[str], *, limit: int = 12, columns: int = 6):
+    """Show misclassified images, most confident mistakes first, with true/predicted labels."""
+    probabilities = np.asarray(probabilities)
+    y_true = np.asarray(y_true)
+    y_pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    wrong = wrong[np.argsort(-probabilities[wrong, y_pred[wrong]])][:limit]
+    titles = [
+        f"true: {class_names[y_true[i]]}\npred: {class_names[y_pred[i]]} ({probabilities[i, y_pred[i]]:.0%})"
+        for i in wrong
+    ]
+    if len(wrong) == 0:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.text(0.5, 0.5, "No misclassified images", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    return image_grid([images[i] for i in wrong], titles=titles, columns=columns, size=2.0,
+                      title=f"Misclassified: {len(np.flatnonzero(y_pred != y_true))} of {len(y_true)}")

@@ -1,0 +1,50 @@
+"""Build a folder with every bad case from the course blueprint (used by several tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from course_utils import data
+
+
+def make_messy_folder(root: Path) -> dict[str, Path]:
+    """Create a one-folder-per-class tree full of problems; return the problem files by kind."""
+    data.make_synthetic_dataset(root, per_class=12, image_size=48, classes=("circles", "squares"))
+    circles, squares = root / "circles", root / "squares"
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, size=(40, 40, 3), dtype=np.uint8)
+    cases: dict[str, Path] = {}
+    good = sorted(circles.glob("*.jpg"))[0]
+    cases["corrupt"] = circles / "truncated.jpg"
+    cases["corrupt"].write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])
+    cases["rgba"] = circles / "alpha.png"
+    Image.fromarray(np.dstack([pixels, np.full((40, 40), 128, np.uint8)]), "RGBA").save(cases["rgba"])
+    cases["grayscale"] = squares / "gray.jpg"
+    Image.fromarray(pixels[..., 0], "L").save(cases["grayscale"])
+    cases["cmyk"] = squares / "cmyk.jpg"
+    Image.fromarray(pixels, "RGB").convert("CMYK").save(cases["cmyk"])
+    cases["empty-file"] = squares / "zero.jpg"
+    cases["empty-file"].write_bytes(b"")
+    cases["not-an-image"] = circles / "notes.jpg"
+    cases["not-an-image"].write_text("these are my notes, not a photo\n")
+    (root / "empty_class").mkdir()
+    cases["empty-class"] = root / "empty_class"
+    (squares / "deeper").mkdir()
+    shutil.copy(sorted(squares.glob("*.jpg"))[0], squares / "deeper" / "nested.jpg")
+    cases["nested-too-deep"] = squares / "deeper"
+    cases["duplicate"] = circles / "zz_copy.jpg"
+    shutil.copy(good, cases["duplicate"])
+    return cases
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``root`` (and the set of paths), to prove nothing changed."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
