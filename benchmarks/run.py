@@ -1,0 +1,386 @@
+"""Measure the course's costs on this machine and write benchmarks/RESULTS.md (+ results.json).
+
+Usage (from the repository root, with the test extras installed)::
+
+    python benchmarks/run.py --all                  # everything below (takes an hour or more)
+    python benchmarks/run.py --lessons --modes fast --repeat 3
+    python benchmarks/run.py --lessons --modes full --only 05 06 --repeat 1
+    python benchmarks/run.py --ladder               # accuracy ladder from full-mode lesson runs
+    python benchmarks/run.py --extraction --autograde
+    python benchmarks/run.py --ci                   # times `bash .ci/run` in a fresh clone
+
+Each section replaces its own entries in ``benchmarks/results.json`` and the Markdown report
+is rebuilt from all of them, so sections can be measured at different times. The benchmark
+reports; it never asserts. Set COURSE_DATA_DIR to use a local copy of the flower photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_JSON = ROOT / "benchmarks" / "results.json"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+BUDGET_SECONDS = 600
+BUDGET_BYTES = 2 * 1024**3
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def hardware() -> dict:
+    info = {
+        "machine": platform.machine(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import tensorflow as tf  # noqa: F401  (only for the version string)
+
+        info["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def summarise(values: list[float]) -> dict:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+        "values": values,
+    }
+
+
+class PeakRSS:
+    """Sample the resident memory of a process tree from outside, every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.2, match: str | None = None):
+        self.pid, self.interval, self.match = pid, interval, match
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _roots(self) -> list[psutil.Process]:
+        try:
+            top = psutil.Process(self.pid)
+            procs = [top] + top.children(recursive=True)
+        except psutil.Error:
+            return []
+        if self.match is None:
+            return procs
+        return [p for p in procs if self._matches(p)]
+
+    def _matches(self, proc: psutil.Process) -> bool:
+        try:
+            return any(self.match in part for part in proc.cmdline())
+        except psutil.Error:
+            return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for root in self._roots():
+                try:
+                    tree = [root] + (root.children(recursive=True) if self.match else [])
+                    total += sum(p.memory_info().rss for p in tree)
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def load_results() -> dict:
+    if RESULTS_JSON.exists():
+        return json.loads(RESULTS_JSON.read_text())
+    return {}
+
+
+def save_results(results: dict) -> None:
+    RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    RESULTS_MD.write_text(render(results))
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+def run_notebook(path: Path, mode: str, workdir: Path) -> dict:
+    """Execute one notebook in a fresh kernel as a student would; time it and sample memory."""
+    env = dict(os.environ)
+    env.pop("COURSE_FAST", None)
+    if mode == "fast":
+        env["COURSE_FAST"] = "1"
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("MPLBACKEND", "Agg")
+    out = workdir / f"{path.stem}-{mode}.ipynb"
+    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+           "--ExecutePreprocessor.timeout=1800", f"--output={out}", str(path)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    with PeakRSS(proc.pid, match="ipykernel") as sampler:
+        log, _ = proc.communicate()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_bytes": sampler.peak, "ok": proc.returncode == 0,
+            "error": None if proc.returncode == 0 else log[-2000:]}
+
+
+def bench_lessons(results: dict, modes: list[str], repeat: int, only: list[str] | None) -> None:
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        notebooks = [nb for nb in notebooks if nb.name[:2] in only]
+    section = results.setdefault("lessons", {})
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in modes:
+            for nb in notebooks:
+                runs = []
+                for i in range(repeat):
+                    print(f"[lessons] {nb.name} {mode} run {i + 1}/{repeat} ...", flush=True)
+                    runs.append(run_notebook(nb, mode, Path(tmp)))
+                    print(f"          {runs[-1]['seconds']:.0f} s, peak {runs[-1]['peak_rss_bytes'] / 1024**2:.0f} MiB,"
+                          f" {'ok' if runs[-1]['ok'] else 'FAILED'}", flush=True)
+                section.setdefault(nb.stem, {})[mode] = {
+                    "seconds": summarise([r["seconds"] for r in runs]),
+                    "peak_rss_mib": summarise([r["peak_rss_bytes"] / 1024**2 for r in runs]),
+                    "ok": all(r["ok"] for r in runs),
+                    "errors": [r["error"] for r in runs if r["error"]],
+                    "measured": now(),
+                    "random_weights_allowed": os.environ.get("COURSE_ALLOW_RANDOM_WEIGHTS") == "1",
+                }
+                save_results(results)
+
+
+# --------------------------------------------------------------------------- accuracy ladder
+
+LADDER = [
+    ("flowers_pixels_logreg", "raw pixels + logistic regression (lesson 01)"),
+    ("flowers_dense", "dense network on pixels (lesson 02)"),
+    ("cnn_scratch", "CNN from scratch (lesson 05)"),
+    ("cnn_augmented", "CNN + augmentation and dropout (lesson 05)"),
+    ("inception_head", "Inception V3 bottlenecks + new softmax head (lesson 06)"),
+    ("inception_finetuned", "Inception V3 fine-tuned top blocks (lesson 06)"),
+]
+
+
+def bench_ladder(results: dict) -> None:
+    """Collect the held-out accuracies the lessons recorded in their last full-mode run."""
+    from course_utils import results as recorded
+
+    table = recorded.load()
+    rows = []
+    for key, label in LADDER:
+        entry = table.get(key)
+        row = {"key": key, "label": label}
+        if entry is None:
+            row["why_missing"] = "not recorded: run the lesson in full mode first"
+        elif entry.get("random_weights"):
+            row["why_missing"] = "ImageNet weights unavailable on this machine (random weights): no accuracy"
+        elif entry.get("mode") != "full":
+            row["why_missing"] = f"only a {entry.get('mode')}-mode run was recorded"
+        else:
+            row.update(accuracy=entry["accuracy"], n_images=entry["n_images"], note=entry.get("note", ""))
+        rows.append(row)
+    results["ladder"] = {"rows": rows, "measured": now()}
+    save_results(results)
+
+
+# --------------------------------------------------------------------------- feature extraction
+
+
+def bench_extraction(results: dict, images: int, repeat: int) -> None:
+    from course_utils import features
+
+    runs = [features.benchmark_extraction(n_images=images) for _ in range(repeat)]
+    results["extraction"] = {"runs": runs, "measured": now()}
+    save_results(results)
+
+
+# --------------------------------------------------------------------------- autograding
+
+
+def bench_autograde(results: dict, repeat: int) -> None:
+    """Seconds for `nbgrader autograde` of one (correct) submission, per assignment."""
+    section = {}
+    env = dict(os.environ)
+    env.pop("COURSE_FAST", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp) / "course"
+        course.mkdir()
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "solutions", course / "solutions")
+        for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
+            nbgrader = [sys.executable, "-m", "nbgrader"]
+            subprocess.run(nbgrader + ["generate_assignment", assignment, "--force"], cwd=course, env=env,
+                           check=True, capture_output=True)
+            times = []
+            for i in range(repeat):
+                student = f"bench{i}"
+                target = course / "submitted" / student / assignment
+                shutil.copytree(course / "solutions" / assignment, target)
+                start = time.perf_counter()
+                done = subprocess.run(nbgrader + ["autograde", assignment, "--student", student, "--force"],
+                                      cwd=course, env=env, capture_output=True, text=True)
+                times.append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    print(done.stdout[-2000:], done.stderr[-2000:])
+            section[assignment] = summarise(times)
+            print(f"[autograde] {assignment}: median {section[assignment]['median']:.1f} s", flush=True)
+    results["autograde"] = {"assignments": section, "measured": now()}
+    save_results(results)
+
+
+# --------------------------------------------------------------------------- CI
+
+
+def bench_ci(results: dict) -> None:
+    """Time `bash .ci/run` in a fresh clone of this repository with ../shared beside it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "main"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        shared = ROOT.parent / "shared"
+        if shared.exists():
+            (Path(tmp) / "shared").symlink_to(shared)
+        start = time.perf_counter()
+        done = subprocess.run(["bash", ".ci/run"], cwd=clone, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    tail = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
+    results["ci"] = {"seconds": seconds, "ok": done.returncode == 0, "summary": tail[0] if tail else "",
+                     "measured": now()}
+    save_results(results)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _fmt_spread(stat: dict, unit: str, digits: int = 0) -> str:
+    if stat["runs"] == 1:
+        return f"{stat['median']:.{digits}f} {unit} (1 run)"
+    return f"{stat['median']:.{digits}f} {unit} ({stat['min']:.{digits}f}-{stat['max']:.{digits}f}, {stat['runs']} runs)"
+
+
+def render(results: dict) -> str:
+    hw = results.get("hardware", {})
+    lines = ["# Benchmark results", "",
+             "Produced by `python benchmarks/run.py` (see its docstring for the sections); the raw figures",
+             "are in `results.json` beside this file. Figures are medians with the range over repeated runs.",
+             "", "## Machine", ""]
+    for key in ("cpu", "cpus", "memory_gb", "system", "python", "tensorflow"):
+        if key in hw:
+            lines.append(f"- {key}: {hw[key]}")
+    lessons = results.get("lessons", {})
+    if lessons:
+        lines += ["", "## Lessons (fresh kernel, top to bottom)", "",
+                  "Budget in full mode: under 10 minutes and under 2 GB peak memory per lesson.", "",
+                  "| lesson | mode | wall time | peak memory (kernel) | within budget |", "|---|---|---|---|---|"]
+        for name in sorted(lessons):
+            for mode in ("full", "fast"):
+                entry = lessons[name].get(mode)
+                if not entry:
+                    continue
+                secs, mem = entry["seconds"], entry["peak_rss_mib"]
+                if not entry["ok"]:
+                    verdict = "FAILED"
+                elif mode == "full":
+                    verdict = "yes" if secs["max"] < BUDGET_SECONDS and mem["max"] < BUDGET_BYTES / 1024**2 else "NO"
+                else:
+                    verdict = "-"
+                lines.append(f"| {name} | {mode} | {_fmt_spread(secs, 's')} | {_fmt_spread(mem, 'MiB')} | {verdict} |")
+    ladder = results.get("ladder")
+    if ladder:
+        lines += ["", "## Accuracy ladder (flower photos, the same hash-split test set)", "",
+                  "| model | held-out accuracy | test images |", "|---|---|---|"]
+        for row in ladder["rows"]:
+            if "accuracy" in row:
+                lines.append(f"| {row['label']} | {row['accuracy']:.1%} | {row['n_images']} |")
+            else:
+                lines.append(f"| {row['label']} | not measured: {row['why_missing']} | - |")
+    extraction = results.get("extraction")
+    if extraction:
+        lines += ["", "## Bottleneck feature extraction", ""]
+        for run in extraction["runs"][:1]:
+            for key, value in run.items():
+                lines.append(f"- {key}: {value}")
+        if len(extraction["runs"]) > 1:
+            lines.append(f"- repeated {len(extraction['runs'])} times; all runs in results.json")
+    autograde = results.get("autograde")
+    if autograde:
+        lines += ["", "## Autograding (`nbgrader autograde`, one correct submission)", "",
+                  "| assignment | seconds per submission |", "|---|---|"]
+        for name, stat in sorted(autograde["assignments"].items()):
+            lines.append(f"| {name} | {_fmt_spread(stat, 's', 1)} |")
+    ci = results.get("ci")
+    if ci:
+        lines += ["", "## CI", "", f"`bash .ci/run` from a fresh clone: {ci['seconds'] / 60:.1f} min "
+                  f"({'passed' if ci['ok'] else 'FAILED'}; {ci.get('summary', '')}), measured {ci['measured']}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("--lessons", action="store_true")
+    parser.add_argument("--modes", nargs="+", default=["fast", "full"], choices=["fast", "full"])
+    parser.add_argument("--only", nargs="+", help="lesson numbers, e.g. 05 06")
+    parser.add_argument("--ladder", action="store_true")
+    parser.add_argument("--extraction", action="store_true")
+    parser.add_argument("--extraction-images", type=int, default=320)
+    parser.add_argument("--autograde", action="store_true")
+    parser.add_argument("--ci", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--render", action="store_true", help="only rebuild RESULTS.md from results.json")
+    args = parser.parse_args(argv)
+    results = load_results()
+    results["hardware"] = hardware()
+    if args.lessons or args.all:
+        bench_lessons(results, args.modes, args.repeat, args.only)
+    if args.ladder or args.all:
+        bench_ladder(results)
+    if args.extraction or args.all:
+        bench_extraction(results, args.extraction_images, args.repeat)
+    if args.autograde or args.all:
+        bench_autograde(results, args.repeat)
+    if args.ci or args.all:
+        bench_ci(results)
+    save_results(results)
+    print(f"wrote {RESULTS_MD.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
