@@ -218,3 +218,78 @@ def misclassified_gallery(images: np.ndarray, y_true: Sequence[int], probabiliti
         return fig
     return image_grid([images[i] for i in wrong], titles=titles, columns=columns, size=2.0,
                       title=f"Misclassified: {len(np.flatnonzero(y_pred != y_true))} of {len(y_true)}")
+
+
+# --------------------------------------------------------------------------- added for lessons 01 and 04
+
+__all__ += ["class_balance", "rgb_channels", "weight_images"]
+
+
+def class_balance(counts: Mapping[str, int], *, title: str = "Images per class", ylabel: str = "images"):
+    """Bar chart of how many images each class has (``counts``: class name -> number).
+
+    A dashed line marks the mean, so an under-represented class stands out.
+    """
+    plt = _plt()
+    names = list(counts)
+    values = [int(counts[n]) for n in names]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(names) + 2), 3.4))
+    bars = ax.bar(names, values, color=OKABE_ITO[0])
+    ax.bar_label(bars, fontsize=8)
+    if values:
+        ax.axhline(float(np.mean(values)), color=OKABE_ITO[3], linestyle="--", label=f"mean {np.mean(values):.0f}")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("class")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} ({sum(values)} in total)")
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    return fig
+
+
+def rgb_channels(image: np.ndarray, *, title: str = "One colour photo = three grids of numbers"):
+    """Show an RGB image next to its red, green and blue channels (each as a grayscale grid)."""
+    plt = _plt()
+    image = np.asarray(image)
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    _show_image(axes[0], image)
+    axes[0].set_title(f"the photo {image.shape}")
+    for ax, channel, name in zip(axes[1:], range(3), ("red", "green", "blue")):
+        shown = ax.imshow(image[..., channel], cmap="gray", vmin=0, vmax=255 if image.dtype == np.uint8 else None)
+        ax.set_title(f"{name} channel [..., {channel}]")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(shown, ax=list(axes[1:]), label="brightness of the channel (0-255)", shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
+def weight_images(weights: np.ndarray, shape: Sequence[int], class_names: Sequence[str], *,
+                  title: str = "What each class looks for"):
+    """Show a linear model's weights (one row per class) reshaped as images.
+
+    ``weights`` has shape ``(n_classes, n_pixels)`` (for example ``LogisticRegression.coef_``)
+    and ``shape`` is the image shape, ``(8, 8)`` or ``(32, 32, 3)``. Grayscale weights use a
+    diverging colour-blind-friendly map centred on zero (orange: evidence for the class,
+    purple: evidence against); RGB weights are rescaled to 0-1 for display.
+    """
+    plt = _plt()
+    weights = np.asarray(weights)
+    n = len(weights)
+    fig, axes = plt.subplots(1, n, figsize=(1.6 * n + 1.2, 2.2), squeeze=False)
+    limit = float(np.abs(weights).max()) or 1.0
+    shown = None
+    for ax, row, name in zip(axes.flat, weights, class_names):
+        image = row.reshape(shape)
+        if image.ndim == 3:
+            lo, hi = image.min(), image.max()
+            ax.imshow((image - lo) / (hi - lo + 1e-12))
+        else:
+            shown = ax.imshow(image, cmap="PuOr_r", vmin=-limit, vmax=limit)
+        ax.set_title(str(name), fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if shown is not None:
+        fig.colorbar(shown, ax=list(axes.flat), label="weight", shrink=0.8)
+    fig.suptitle(title)
+    return fig
