@@ -229,7 +229,7 @@ def build_small_cnn(
     image_size: int = 96,
     *,
     widths: tuple[int, ...] = (32, 64, 128, 256),
-    convs_per_stage: int = 2,
+    convs_per_stage: int | tuple[int, ...] = 2,
     separable: bool = False,
     dropout: float = 0.3,
     augmentation: Any = None,
@@ -242,8 +242,9 @@ def build_small_cnn(
     :func:`course_utils.data.load_image_arrays` and ``make_tf_dataset`` give them) and
     returns class probabilities. Layout: optional ``augmentation`` block (see
     :func:`augmentation_layers`), ``Rescaling(1/255)``, a stride-2 3x3 stem, then one stage
-    per entry of ``widths`` -- ``convs_per_stage`` 3x3 convolutions (``SeparableConv2D``
-    when ``separable``) each followed by BatchNormalization and ReLU, and a 2x2 max-pool
+    per entry of ``widths`` -- ``convs_per_stage`` 3x3 convolutions (an int, or one number
+    per stage; ``SeparableConv2D`` when ``separable``), each followed by
+    BatchNormalization and ReLU, with a 2x2 max-pool
     between stages -- then GlobalAveragePooling, Dropout and a softmax ``Dense`` layer.
     GlobalAveragePooling instead of a large Flatten keeps the head to a few thousand
     weights, which is what lets a network this size generalise from ~2,000 photos.
@@ -269,10 +270,13 @@ def build_small_cnn(
     x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     x = layers.Activation("relu", name="stem_relu")(x)
+    per_stage = (convs_per_stage,) * len(widths) if isinstance(convs_per_stage, int) else tuple(convs_per_stage)
+    if len(per_stage) != len(widths):
+        raise ValueError("convs_per_stage needs one number per entry of widths")
     for stage, width in enumerate(widths):
         if stage:
             x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
-        for i in range(convs_per_stage):
+        for i in range(per_stage[stage]):
             prefix = f"stage{stage}_conv{i}"
             x = conv(width, 3, padding="same", use_bias=False, name=prefix)(x)
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"{prefix}_bn")(x)

@@ -293,3 +293,78 @@ def weight_images(weights: np.ndarray, shape: Sequence[int], class_names: Sequen
         fig.colorbar(shown, ax=list(axes.flat), label="weight", shrink=0.8)
     fig.suptitle(title)
     return fig
+
+
+# --------------------------------------------------------------------------- added for lesson 07
+
+__all__ += ["confidence_histogram", "reliability_diagram"]
+
+
+def confidence_histogram(probabilities: np.ndarray, y_true: Sequence[int], *, bins: int = 10,
+                         title: str = "How sure is the model?"):
+    """Histogram of the top predicted probability, split into correct and wrong predictions.
+
+    ``probabilities`` has one row per image (softmax outputs); ``y_true`` the true class
+    indices. Correct predictions are drawn in blue, wrong ones in orange (Okabe-Ito), stacked,
+    so the picture shows both how often the model is sure and how often it is sure and wrong.
+    """
+    plt = _plt()
+    probabilities = np.asarray(probabilities)
+    y_true = np.asarray(y_true)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y_true
+    low = 1.0 / probabilities.shape[1] if probabilities.ndim == 2 and probabilities.shape[1] else 0.0
+    edges = np.linspace(low, 1.0, bins + 1)
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    ax.hist([confidence[correct], confidence[~correct]], bins=edges, stacked=True,
+            color=[OKABE_ITO[0], OKABE_ITO[1]], edgecolor="white",
+            label=[f"correct ({int(correct.sum())})", f"wrong ({int((~correct).sum())})"])
+    ax.set_xlabel("confidence: the highest predicted probability")
+    ax.set_ylabel("images")
+    ax.set_title(f"{title} ({len(y_true)} images)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(probabilities: np.ndarray, y_true: Sequence[int], *, bins: int = 5,
+                        title: str = "Is the confidence honest?"):
+    """Accuracy against confidence, in ``bins`` equal-width confidence bins (a calibration plot).
+
+    A perfectly calibrated model lies on the dashed diagonal: of the images it labels with
+    80 % confidence, 80 % are right. Bars below the diagonal mean over-confidence. Each bar is
+    labelled with the number of images in its bin; empty bins are left out. Returns the figure;
+    the expected calibration error (the image-weighted mean gap) is shown in the title.
+    """
+    plt = _plt()
+    probabilities = np.asarray(probabilities)
+    y_true = np.asarray(y_true)
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == y_true).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ece = 0.0
+    for b in range(bins):
+        members = index == b
+        n = int(members.sum())
+        if not n:
+            continue
+        accuracy = float(correct[members].mean())
+        mean_confidence = float(confidence[members].mean())
+        ece += n / len(y_true) * abs(accuracy - mean_confidence)
+        bar = ax.bar(edges[b], accuracy, width=edges[1] - edges[0], align="edge", color=OKABE_ITO[0],
+                     edgecolor="white", label="accuracy in the bin" if b == int(index.min()) else None)
+        ax.bar_label(bar, labels=[f"{n}"], fontsize=7)
+        ax.plot(mean_confidence, accuracy, "o", color=OKABE_ITO[1], markersize=4,
+                label="mean confidence in the bin" if b == int(index.min()) else None)
+    ax.plot([0, 1], [0, 1], linestyle="--", color=OKABE_ITO[7], linewidth=1, label="perfectly calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("confidence (highest predicted probability)")
+    ax.set_ylabel("fraction of predictions that are correct")
+    ax.set_title(f"{title}\n{len(y_true)} images, calibration error {ece:.3f}", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
