@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from course_utils import config, data
+from course_utils.retrain import HelpFormatter
 
 __all__ = ["ClassifyError", "Classifier", "Prediction", "build_parser", "classify", "expand_inputs", "load_classifier", "main"]
 
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course-classify",
         description="Print the most likely labels of images, using a model made by course-retrain.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", required=True,
                         help="the --output_dir of course-retrain (holds model.keras and labels.txt)")

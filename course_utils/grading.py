@@ -19,7 +19,7 @@ as one short line instead of a traceback, and sends Python warnings to standard 
 nbgrader gives zero points to a test cell that writes *anything* to standard error, and a
 correct answer should not lose its points because a library printed a warning.
 
-This module imports NumPy only (no TensorFlow).
+Importing this module imports NumPy only; :func:`start_tensorflow` imports TensorFlow when called.
 """
 
 from __future__ import annotations

@@ -39,6 +39,9 @@ from course_utils import config, data
 
 __all__ = [
     "ARCHITECTURE_CHOICES",
+    "FAST_DEFAULTS",
+    "HEAD_DEFAULTS",
+    "HelpFormatter",
     "SMALL_CNN_DEFAULTS",
     "RetrainError",
     "build_parser",
@@ -53,12 +56,12 @@ ARCHITECTURE_CHOICES = ("inception_v3", "mobilenet_v2", "small_cnn")
 #: photos on a 2-core CPU (see the docstring of :func:`_train_small_cnn`).
 SMALL_CNN_DEFAULTS: dict[str, Any] = {
     "image_size": 96,
-    "epochs": 30,
-    "learning_rate": 2e-3,
-    "weight_decay": 1e-4,
+    "epochs": 20,
+    "learning_rate": 3e-3,
+    "weight_decay": 0.02,
     "label_smoothing": 0.1,
     "widths": (32, 64, 128, 256),
-    "convs_per_stage": 2,
+    "convs_per_stage": (1, 2, 2, 2),
     "separable": False,
     "dropout": 0.3,
     "augment": {"flip": True, "zoom": 0.15, "rotation": 0.0},
@@ -83,11 +86,21 @@ class RetrainError(RuntimeError):
 # --------------------------------------------------------------------------- command line
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: ...)`` only where the help does not already explain the default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course-retrain",
         description="Retrain an image classifier on a folder with one sub-folder of images per class.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--image_dir", required=True, help="folder with one sub-folder of images per class")
     parser.add_argument("--architecture", default="inception_v3", choices=ARCHITECTURE_CHOICES,
@@ -123,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where bottleneck features are cached (default: <course cache>/bottlenecks; "
                              "COURSE_CACHE_DIR moves the course cache)")
     parser.add_argument("--max_images_per_class", type=int, default=None,
-                        help="use at most this many images per class in each split (quick trials)")
+                        help="use at most this many images per class in each split, for quick trials "
+                             "(default: all; 20 when COURSE_FAST=1)")
     parser.add_argument("--seed", type=int, default=config.SEED, help="random seed")
     parser.add_argument("--quiet", action="store_true", help="no progress bars; warnings and the summary only")
     return parser

@@ -132,12 +132,17 @@ def test_inception_preprocess_maps_pixels_to_minus_one_one(keras):
 def test_course_fast_selects_small_settings(monkeypatch):
     from course_utils import config
 
+    # CI itself sets COURSE_ALLOW_RANDOM_WEIGHTS=1; the claim is that COURSE_FAST alone does
+    # not turn it on, so start from an environment without it.
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("COURSE_ALLOW_RANDOM_WEIGHTS", raising=False)
     monkeypatch.setenv("COURSE_FAST", "1")
     assert config.fast_mode() and config.pick(50, 2) == 2
+    assert not config.allow_random_weights()  # "Pretrained weights are replaced": wrong option
     monkeypatch.delenv("COURSE_FAST")
     assert not config.fast_mode() and config.pick(50, 2) == 50
-    assert not config.allow_random_weights()
+    monkeypatch.setenv("COURSE_ALLOW_RANDOM_WEIGHTS", "1")
+    assert config.allow_random_weights() and not config.fast_mode()
 
 
 # --------------------------------------------------------------------------- 01 pixels
