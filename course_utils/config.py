@@ -22,11 +22,13 @@ Environment variables
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
 from dataclasses import dataclass
+from typing import Iterator
 from pathlib import Path
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "detect_environment",
     "fast_mode",
     "grading_mode",
+    "native_stderr_silenced",
     "pick",
     "quiet_tensorflow",
     "set_seeds",
@@ -138,6 +141,34 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send what native (C/C++) code writes to file descriptor 2 to the null device, for a while.
+
+    TensorFlow's start-up notices (the oneDNN note, "Could not find cuda drivers", a failed
+    ``cuInit`` on a machine without a GPU) are written there by its C++ logger, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says, and a notebook shows them as a red box that alarms
+    students. Python exceptions and ``sys.stderr`` writes made after the block are
+    unaffected. Where file descriptor 2 cannot be duplicated it does nothing.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded consoles)
+        saved = None
+    if saved is None:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def set_seeds(seed: int = SEED) -> None:
     """Seed Python, NumPy and (if imported or importable) Keras/TensorFlow.
 
@@ -186,10 +217,12 @@ def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> Environment
     for name in ("numpy", "scikit-learn", "matplotlib", "ipywidgets"):
         lines.append(f"  {name:<13} {_version(name) or 'not installed'}")
     if tensorflow:
-        import tensorflow as tf
-        import keras
+        with native_stderr_silenced():  # TensorFlow's C++ start-up notices; errors still raise
+            import tensorflow as tf
+            import keras
 
-        gpus = tf.config.list_physical_devices("GPU")
+            gpus = tf.config.list_physical_devices("GPU")
+            tf.constant(1.0) + 1.0  # the first operation probes the devices (more notices)
         lines.append(f"  {'tensorflow':<13} {tf.__version__}")
         lines.append(f"  {'keras':<13} {keras.__version__}")
         lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
@@ -60,3 +62,24 @@ def test_lesson_setup_reports_mode_and_data(monkeypatch, tmp_path, capsys):
     config.lesson_setup(tensorflow=False)
     out = capsys.readouterr().out
     assert "FAST" in out and str(tmp_path.resolve()) in out and "numpy" in out
+
+
+def _native_notices(text: str) -> set[str]:
+    """TensorFlow's C++ log lines (``I0000 00:00:... file.cc:12] message``), without timestamps."""
+    return {line.split("] ", 1)[-1] for line in text.splitlines()
+            if re.match(r"[IWEF]\d{4} \d", line) or line.startswith("WARNING: All log messages before absl")}
+
+
+@pytest.mark.slow
+def test_lesson_setup_keeps_tensorflow_start_up_notices_out_of_the_notebook():
+    """What TensorFlow's C++ logger prints when imported directly never reaches lesson_setup's stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    direct = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.constant(1.0) + 1.0"],
+                            capture_output=True, text=True, env=env, check=True)
+    setup = subprocess.run([sys.executable, "-c",
+                            "import sys; from course_utils import config; config.lesson_setup(tensorflow=True);"
+                            " sys.stderr.write('after the set-up\\n')"],
+                           capture_output=True, text=True, env=env, check=True)
+    assert "tensorflow" in setup.stdout and "devices" in setup.stdout
+    assert not _native_notices(direct.stderr) & _native_notices(setup.stderr), setup.stderr
+    assert "after the set-up" in setup.stderr  # standard error works again afterwards
