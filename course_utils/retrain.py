@@ -57,7 +57,8 @@ ARCHITECTURE_CHOICES = ("inception_v3", "mobilenet_v2", "small_cnn")
 #: stage and two in the others (1.18 M weights, about 10 s per epoch over 1,938 training
 #: photos at 96 px), flips + rotation + zoom and dropout 0.4 against overfitting, 40 epochs:
 #: 81.6 % on the 234 test photos after 8 to 9 minutes of training (478 s and 535 s in two
-#: runs; 20 epochs with flip + zoom only: 77.8 % in 3.4 minutes). See the docstring of :func:`_train_small_cnn`.
+#: runs; 20 epochs with flip + zoom only: 77.8 % in 3.4 minutes). See the docstring of
+#: :func:`_train_small_cnn`.
 SMALL_CNN_DEFAULTS: dict[str, Any] = {
     "image_size": 96,
     "epochs": 40,
