@@ -182,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top_k < 1:
         print("error: --top_k must be at least 1", file=sys.stderr)
         return 2
+    config.import_tensorflow_quietly()
     try:
         classifier = load_classifier(args.model)
     except ClassifyError as exc:

@@ -28,7 +28,7 @@ import platform
 import random
 import sys
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "fast_mode",
     "grading_mode",
     "native_stderr_silenced",
+    "import_tensorflow_quietly",
     "pick",
     "quiet_tensorflow",
     "set_seeds",
@@ -167,6 +168,20 @@ def native_stderr_silenced() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def import_tensorflow_quietly() -> Any:
+    """Import TensorFlow without its C++ start-up notices, for the command-line tools.
+
+    Runs :func:`quiet_tensorflow`, imports TensorFlow and touches the devices once inside
+    :func:`native_stderr_silenced`, and returns the module. An import error still raises.
+    """
+    quiet_tensorflow()
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.constant(1.0) + 1.0  # the first operation probes the devices (more notices)
+    return tf
 
 
 def set_seeds(seed: int = SEED) -> None:

@@ -640,9 +640,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         + ", ".join(f"{key} {len(split)}" for key, split in inputs.splits.items()))
     clock.lap("validate")
 
-    config.quiet_tensorflow()
-    import keras  # imported here so that the checks above stay instant
-    import tensorflow as tf
+    tf = config.import_tensorflow_quietly()  # here, so that the checks above stay instant
+    import keras
 
     clock.lap("start_tensorflow")
 
