@@ -410,7 +410,8 @@ def render(results: dict) -> str:
     ci = results.get("ci")
     if ci:
         lines += ["", "## CI", "", f"`bash .ci/run` from a fresh clone: {ci['seconds'] / 60:.1f} min "
-                  f"({'passed' if ci['ok'] else 'FAILED'}; {ci.get('summary', '')}), measured {ci['measured']}."]
+                  f"({'passed' if ci['ok'] else 'FAILED'}; pytest: {ci.get('summary', '').strip(' =')}), installs "
+                  f"included, measured {ci['measured']}."]
     return "\n".join(lines) + "\n"
 
 
