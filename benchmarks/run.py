@@ -353,9 +353,12 @@ def render(results: dict) -> str:
                   "photos of `COURSE_DATA_DIR` (no download; the split gives 1,940 training, 226 validation and",
                   "234 test photos in full mode; fast mode takes at most 40 training photos per class). Wall time is",
                   "the whole notebook, kernel start included; peak memory is the resident set size of the kernel",
-                  "and its child processes, sampled every 0.2 s from outside. Offline, lessons 00 and 06 ran with",
-                  "random Inception V3 weights (`COURSE_ALLOW_RANDOM_WEIGHTS=1`): the same computation as with",
-                  "ImageNet weights, so the times and memory hold, but no accuracy does.", "",
+                  "and its child processes, sampled every 0.2 s from outside."
+                  + (" Offline, lessons 00 and 06 ran with random Inception V3 weights"
+                     " (`COURSE_ALLOW_RANDOM_WEIGHTS=1`): the same computation as with ImageNet weights,"
+                     " so the times and memory hold, but no accuracy does."
+                     if any(m.get("random_weights_allowed") for lesson in lessons.values() for m in lesson.values())
+                     else ""), "",
                   "Budget in full mode: under 10 minutes and under 2 GB peak memory per lesson.", "",
                   "| lesson | mode | wall time | peak memory (kernel) | within budget |", "|---|---|---|---|---|"]
         for name in sorted(lessons):

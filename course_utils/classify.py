@@ -121,6 +121,7 @@ def load_classifier(model: str | os.PathLike) -> Classifier:
     if not labels_file.is_file():
         raise ClassifyError(f"no labels.txt next to {model_file}: it is written by course-retrain with the model")
     labels = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    config.import_tensorflow_quietly()  # only now: a wrong --model path is reported at once
     import keras
 
     try:
@@ -182,7 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top_k < 1:
         print("error: --top_k must be at least 1", file=sys.stderr)
         return 2
-    config.import_tensorflow_quietly()
     try:
         classifier = load_classifier(args.model)
     except ClassifyError as exc:

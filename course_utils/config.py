@@ -28,8 +28,8 @@ import platform
 import random
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterator
 from pathlib import Path
+from typing import Any, Iterator
 
 __all__ = [
     "SEED",
@@ -232,12 +232,10 @@ def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> Environment
     for name in ("numpy", "scikit-learn", "matplotlib", "ipywidgets"):
         lines.append(f"  {name:<13} {_version(name) or 'not installed'}")
     if tensorflow:
-        with native_stderr_silenced():  # TensorFlow's C++ start-up notices; errors still raise
-            import tensorflow as tf
-            import keras
+        tf = import_tensorflow_quietly()  # no C++ start-up notices in the notebook; errors still raise
+        import keras
 
-            gpus = tf.config.list_physical_devices("GPU")
-            tf.constant(1.0) + 1.0  # the first operation probes the devices (more notices)
+        gpus = tf.config.list_physical_devices("GPU")
         lines.append(f"  {'tensorflow':<13} {tf.__version__}")
         lines.append(f"  {'keras':<13} {keras.__version__}")
         lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")

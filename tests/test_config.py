@@ -76,6 +76,8 @@ def test_lesson_setup_keeps_tensorflow_start_up_notices_out_of_the_notebook():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     direct = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.constant(1.0) + 1.0"],
                             capture_output=True, text=True, env=env, check=True)
+    if not _native_notices(direct.stderr):
+        pytest.skip("TensorFlow printed no C++ start-up notices on this machine: there is nothing to hide")
     setup = subprocess.run([sys.executable, "-c",
                             "import sys; from course_utils import config; config.lesson_setup(tensorflow=True);"
                             " sys.stderr.write('after the set-up\\n')"],
