@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 
 from course_utils import config
+from course_utils.files import atomic_save_npy, file_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -231,9 +231,6 @@ class ValidationReport:
         """Files that training must leave out."""
         return [i.path for i in self.issues if i.skip]
 
-    def by_kind(self, kind: str) -> list[Issue]:
-        return [i for i in self.issues if i.kind == kind]
-
     def summary(self) -> str:
         lines = [f"Checked {self.root}: {len(self.class_counts)} classes, "
                  f"{sum(self.class_counts.values())} usable images"]
@@ -257,14 +254,6 @@ class ValidationReport:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_image(path: Path) -> list[Issue]:
@@ -337,7 +326,7 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
             report.issues.extend(problems)
             if any(p.skip for p in problems):
                 continue
-            digest = _sha1(item)
+            digest = file_digest(item)
             if digest in seen:
                 report.issues.append(Issue(item, "duplicate", f"has the same content as {seen[digest]}; "
                                            "duplicates can leak between training and test sets"))
@@ -486,10 +475,7 @@ def load_image_arrays(
     for i, path in enumerate(files):
         out[i] = _read_rgb(path, size)
     if cache:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp.npy")
-        np.save(tmp, out)
-        tmp.replace(target)
+        atomic_save_npy(target, out)
     return out
 
 
@@ -608,7 +594,3 @@ def make_tf_dataset(
     if shuffle:
         ds = ds.shuffle(min(len(paths), 2048), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, stacklevel=3)
