@@ -17,6 +17,8 @@ __all__ = [
     "OKABE_ITO",
     "Calibration",
     "calibration",
+    "class_balance",
+    "confidence_histogram",
     "confusion_matrix",
     "draw_confusion_matrix",
     "feature_maps",
@@ -25,6 +27,9 @@ __all__ = [
     "learning_curves",
     "misclassified_gallery",
     "pixel_grid",
+    "reliability_diagram",
+    "rgb_channels",
+    "weight_images",
 ]
 
 #: Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
@@ -300,9 +305,7 @@ def misclassified_gallery(images: np.ndarray, y_true: Sequence[int], probabiliti
                       title=f"Misclassified: {len(np.flatnonzero(y_pred != y_true))} of {len(y_true)}")
 
 
-# --------------------------------------------------------------------------- added for lessons 01 and 04
-
-__all__ += ["class_balance", "rgb_channels", "weight_images"]
+# --------------------------------------------------------------------------- data and linear models
 
 
 def class_balance(counts: Mapping[str, int], *, title: str = "Images per class", ylabel: str = "images"):
@@ -375,9 +378,7 @@ def weight_images(weights: np.ndarray, shape: Sequence[int], class_names: Sequen
     return fig
 
 
-# --------------------------------------------------------------------------- added for lesson 07
-
-__all__ += ["confidence_histogram", "reliability_diagram"]
+# --------------------------------------------------------------------------- confidence
 
 
 def confidence_histogram(probabilities: np.ndarray, y_true: Sequence[int], *, bins: int = 10,
