@@ -787,7 +787,7 @@ def test_frozen_base_features_are_repeatable(keras, inception_base):
     marks("q06-cache-valid", {
         "exactly the same features for the same image": repeatable,
         "the features change as the head learns": not repeatable,
-        "the head does all the work": not has_batchnorm,
+        "has no `BatchNormalization` layers": not has_batchnorm,
         "caches them automatically inside `fit`": len(runs) <= 1,
     })
 
