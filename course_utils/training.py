@@ -51,7 +51,7 @@ def build_small_cnn(num_classes, image_size, *, widths=(32, 64, 128, 256), convs
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = inputs
     if augmentation is not None:
-        x = augmentation(x)  # random distortions, active only while training (section 4)
+        x = augmentation(x)  # random distortions: on in fit() and in model(x) without training=False (section 4)
     x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
