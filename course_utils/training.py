@@ -75,7 +75,10 @@ def build_small_cnn(num_classes, image_size, *, widths=(32, 64, 128, 256), convs
 
 def augmentation_layers(*, flip=True, rotation=0.0, zoom=0.15, translation=0.0, contrast=0.0, seed=config.SEED,
                         name="augmentation"):
-    """Random distortions as Keras layers, active only while training; a strength of 0 leaves a layer out.
+    """Random distortions as Keras layers; a strength of 0 leaves a layer out.
+
+    Active whenever the model runs in training mode: in `fit`, and in a direct call `model(x)` that does not pass
+    `training=False` (`predict` and `evaluate` pass it for you).
 
     `rotation` is a fraction of a full turn (0.1 = up to 36 degrees); `zoom` and `translation` are fractions of
     the image size; `contrast` a contrast factor.
