@@ -527,9 +527,12 @@ def _open_image(path: Path):
         Image.MAX_IMAGE_PIXELS = limit  # the user raised the limit on purpose: let Pillow open it
     try:
         img = Image.open(path)
-    except Image.DecompressionBombError as exc:  # only when Pillow's own limit is below ours
-        raise ImageTooLargeError(path, f"is too large to decode ({exc}); shrink it, or raise "
-                                 f"COURSE_MAX_PIXELS (now {limit:,})") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own check, at twice its limit (above ours)
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageTooLargeError(path, f"has {pixels}, over the limit of {limit:,} (COURSE_MAX_PIXELS); it is "
+                                 "skipped without being decoded. Shrink it (any photo editor can), or raise "
+                                 "COURSE_MAX_PIXELS if you have the memory for it") from None
     width, height = img.size
     if width * height > limit:
         img.close()
@@ -843,7 +846,7 @@ def check_cache_dir(image_dir: str | os.PathLike, cache: str | os.PathLike | Non
     folder and show up as files (or a class) the next time it is read. Call it before any
     work; the message says what to set instead.
     """
-    cache = Path(cache) if cache is not None else config.cache_dir()
+    cache = Path(cache) if cache is not None else config.cache_dir(create=False)
     root, target = _real(image_dir), _real(cache)
     if target == root or target.startswith(root.rstrip(os.sep) + os.sep):
         raise ImageFolderError(
@@ -908,11 +911,11 @@ def load_image_arrays(
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     files = [Path(p) for p in paths]
     shape = (len(files), size[0], size[1], 3)
-    folder = config.cache_dir() / "arrays"
+    folder = config.cache_dir(create=False) / "arrays"
     if cache:
         inside = _protected_root(files, folder)
         if inside is not None:
-            _warn(f"COURSE_CACHE_DIR ({show_path(config.cache_dir())}) is inside the image folder "
+            _warn(f"COURSE_CACHE_DIR ({show_path(folder.parent)}) is inside the image folder "
                   f"{show_path(inside)}; decoded images are not cached there (the course never writes into "
                   "your photos' folder). Set COURSE_CACHE_DIR to a folder outside it.")
             cache = False

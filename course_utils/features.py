@@ -59,7 +59,8 @@ __all__ = [
 ]
 
 #: Bumped whenever decoding or resizing changes, so old cached features are not reused.
-PIPELINE_VERSION = 1
+#: 2: EXIF orientation applied, 16-bit images scaled, large images reduced before resizing.
+PIPELINE_VERSION = 2
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -141,7 +142,7 @@ def image_dataset(
 
     def load(path: bytes) -> tuple[np.ndarray, bool]:
         try:
-            return read_image(path.decode("utf-8"), size), True
+            return read_image(os.fsdecode(path), size), True  # any file name, UTF-8 or not
         except Exception:  # noqa: BLE001 - reported by the caller, by path
             return np.zeros((size, size, 3), np.uint8), False
 
@@ -151,7 +152,7 @@ def image_dataset(
         ok.set_shape(())
         return tf.cast(image, tf.float32), ok
 
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant([str(p) for p in paths], dtype=tf.string))
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant([os.fsencode(p) for p in paths], dtype=tf.string))
     ds = ds.map(tf_load, num_parallel_calls=2, deterministic=True)
     return ds.batch(batch_size).prefetch(2)
 
