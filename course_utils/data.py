@@ -44,6 +44,7 @@ __all__ = [
     "Split",
     "ValidationReport",
     "class_folders",
+    "class_root",
     "download",
     "extract_archive",
     "flower_photos",
@@ -1024,12 +1025,20 @@ def unpack_image_zip(
                                    f"({exc.strerror or exc}); free some disk space or choose another folder") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    top = [p for p in _entries(destination) if not _is_hidden(p)]
-    if len(top) == 1 and top[0].is_dir() and len(class_folders(top[0])) >= 1 and not any(
+    return class_root(destination)
+
+
+def class_root(folder: str | os.PathLike) -> Path:
+    """The folder that holds the class folders: ``folder`` itself, or its only sub-folder when
+    ``folder`` holds nothing else and that sub-folder holds folders but no images (a zip of
+    the photo folder itself unpacks that way)."""
+    folder = Path(folder)
+    top = [p for p in _entries(folder) if not _is_hidden(p)]
+    if len(top) == 1 and top[0].is_dir() and class_folders(top[0]) and not any(
         _is_image_name(p) for p in _entries(top[0])
     ):
-        return top[0]  # a zip of the folder itself: its one top folder holds the classes
-    return destination
+        return top[0]
+    return folder
 
 
 # --------------------------------------------------------------------------- synthetic data
