@@ -213,14 +213,11 @@ def bench_lessons(results: dict, modes: list[str], repeat: int, only: list[str] 
 
 # --------------------------------------------------------------------------- accuracy ladder
 
-LADDER = [
-    ("flowers_pixels_logreg", "raw pixels + logistic regression (lesson 01)"),
-    ("flowers_dense", "dense network on pixels (lesson 02)"),
-    ("cnn_scratch", "CNN from scratch (lesson 05)"),
-    ("cnn_augmented", "CNN + augmentation and dropout (lesson 05)"),
-    ("inception_head", "Inception V3 bottlenecks + new softmax head (lesson 06)"),
-    ("inception_finetuned", "Inception V3 fine-tuned top blocks (lesson 06)"),
-]
+def ladder_stages() -> list[tuple[str, str]]:
+    """The flower stages of :data:`course_utils.results.KNOWN_KEYS`, in course order."""
+    from course_utils import results
+
+    return [(key, label) for key, label in results.KNOWN_KEYS.items() if " flowers: " in label]
 
 
 def bench_ladder(results: dict) -> None:
@@ -231,7 +228,7 @@ def bench_ladder(results: dict) -> None:
     """
     passes = results.get("recorded_accuracies", {}).get("passes", [])
     rows = []
-    for key, label in LADDER:
+    for key, label in ladder_stages():
         entries = [p[key] for p in passes if key in p]
         row = {"key": key, "label": label}
         if not entries:
@@ -253,9 +250,9 @@ def bench_ladder(results: dict) -> None:
 
 
 def bench_extraction(results: dict, images: int, repeat: int) -> None:
-    from course_utils import features
+    from extraction import benchmark_extraction  # benchmarks/ is on sys.path when run as a script
 
-    runs = [features.benchmark_extraction(n_images=images) for _ in range(repeat)]
+    runs = [benchmark_extraction(n_images=images) for _ in range(repeat)]
     results["extraction"] = {"runs": runs, "measured": now()}
     save_results(results)
 

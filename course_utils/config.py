@@ -22,14 +22,12 @@ Environment variables
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
 
 __all__ = [
     "SEED",
@@ -40,10 +38,7 @@ __all__ = [
     "detect_environment",
     "fast_mode",
     "grading_mode",
-    "native_stderr_silenced",
-    "import_tensorflow_quietly",
     "pick",
-    "quiet_tensorflow",
     "set_seeds",
 ]
 
@@ -138,53 +133,6 @@ def detect_environment() -> Environment:
     return Environment(where, platform.python_version(), platform.system(), cpus)
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter; call before importing TensorFlow."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send what native (C/C++) code writes to file descriptor 2 to the null device, for a while.
-
-    TensorFlow's start-up notices (the oneDNN note, "Could not find cuda drivers", a failed
-    ``cuInit`` on a machine without a GPU) are written there by its C++ logger, whatever
-    ``TF_CPP_MIN_LOG_LEVEL`` says, and a notebook shows them as a red box that alarms
-    students. Python exceptions and ``sys.stderr`` writes made after the block are
-    unaffected. Where file descriptor 2 cannot be duplicated it does nothing.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded consoles)
-        saved = None
-    if saved is None:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def import_tensorflow_quietly() -> Any:
-    """Import TensorFlow without its C++ start-up notices, for the command-line tools.
-
-    Runs :func:`quiet_tensorflow`, imports TensorFlow and touches the devices once inside
-    :func:`native_stderr_silenced`, and returns the module. An import error still raises.
-    """
-    quiet_tensorflow()
-    with native_stderr_silenced():
-        import tensorflow as tf
-
-        tf.constant(1.0) + 1.0  # the first operation probes the devices (more notices)
-    return tf
-
-
 def set_seeds(seed: int = SEED) -> None:
     """Seed Python, NumPy and (if imported or importable) Keras/TensorFlow.
 
@@ -199,58 +147,7 @@ def set_seeds(seed: int = SEED) -> None:
         np.random.seed(seed)
     except ImportError:  # pragma: no cover - numpy is a hard dependency
         pass
-    if "keras" in sys.modules or "tensorflow" in sys.modules:
-        import keras
-
-        keras.utils.set_random_seed(seed)
-
-
-# --------------------------------------------------------------------------- lesson set-up
-
-REPO_URL = "https://github.com/pixels-to-poets/pixels-to-poets"
-
-
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:
-        return None
-
-
-def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> Environment:
-    """The set-up every lesson runs first: versions, platform, CPU/GPU, data, modes, seeds.
-
-    Prints a short report (unless ``quiet``), warns about versions that are too old, seeds
-    every random generator with :data:`SEED` and returns the detected
-    :class:`Environment`. With ``tensorflow=False`` TensorFlow is not imported (lessons
-    that only use NumPy and scikit-learn start faster).
-    """
-    quiet_tensorflow()
-    env = detect_environment()
-    lines = [f"Running on: {env}"]
-    for name in ("numpy", "scikit-learn", "matplotlib", "ipywidgets"):
-        lines.append(f"  {name:<13} {_version(name) or 'not installed'}")
-    if tensorflow:
-        tf = import_tensorflow_quietly()  # no C++ start-up notices in the notebook; errors still raise
-        import keras
-
-        gpus = tf.config.list_physical_devices("GPU")
-        lines.append(f"  {'tensorflow':<13} {tf.__version__}")
-        lines.append(f"  {'keras':<13} {keras.__version__}")
-        lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")
-        major, minor = (int(x) for x in tf.__version__.split(".")[:2])
-        if (major, minor) < (2, 16) or not keras.__version__.startswith("3"):
-            lines.append("  WARNING: this course needs TensorFlow 2.16+ with Keras 3; "
-                         "run `pip install -r requirements.txt`.")
-    configured = data_dir()
-    lines.append(f"  data          {'COURSE_DATA_DIR=' + str(configured) if configured else 'downloaded on first use into ' + str(cache_dir())}")
-    modes = [m for m, on in (("FAST (small subsets, few epochs)", fast_mode()),
-                             ("grading", grading_mode()),
-                             ("random weights allowed", allow_random_weights())) if on]
-    lines.append(f"  mode          {', '.join(modes) if modes else 'full'}")
-    set_seeds()
-    if not quiet:
-        print("\n".join(lines))
-    return env
+    if "keras" in sys.modules:  # already imported by the caller: seed it too, without importing it here
+        sys.modules["keras"].utils.set_random_seed(seed)
+    elif "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 
 from course_utils import config
+from course_utils.files import file_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -456,9 +457,6 @@ class ValidationReport:
         """Files that training must leave out."""
         return [i.path for i in self.issues if i.skip]
 
-    def by_kind(self, kind: str) -> list[Issue]:
-        return [i for i in self.issues if i.kind == kind]
-
     def summary(self) -> str:
         lines = [f"Checked {show_path(self.root)}: {len(self.class_counts)} classes, "
                  f"{sum(self.class_counts.values())} usable images"]
@@ -482,15 +480,6 @@ class ValidationReport:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _file_digest(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _broken_link(path: Path) -> Issue | None:
@@ -654,7 +643,7 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
             if any(p.skip for p in problems):
                 continue
             try:
-                digest = _file_digest(item)
+                digest = file_digest(item)
             except OSError as exc:
                 report.issues.append(Issue(item, "unreadable", f"cannot be read ({exc.strerror})", skip=True))
                 continue
@@ -819,7 +808,7 @@ def _cache_key(paths: Sequence[Path], size: tuple[int, int]) -> str:
     modification time says; a renamed or moved one is found again."""
     digest = hashlib.sha256(f"v{_DECODER_VERSION}|{size}".encode())
     for path in paths:
-        digest.update(f"{_file_digest(path)}\n".encode())
+        digest.update(f"{file_digest(path)}\n".encode())
     return digest.hexdigest()[:24]
 
 

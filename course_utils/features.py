@@ -26,7 +26,6 @@ TensorFlow is imported inside the functions; importing this module is cheap.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from course_utils import config
+from course_utils.files import atomic_save_npy, file_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -47,12 +47,10 @@ __all__ = [
     "PIPELINE_VERSION",
     "ExtractionResult",
     "Progress",
-    "benchmark_extraction",
     "bottleneck_folder",
     "default_bottleneck_dir",
     "extract_features",
     "feature_extractor",
-    "file_digest",
     "forward_speed",
     "image_dataset",
     "read_image",
@@ -64,15 +62,6 @@ PIPELINE_VERSION = 2
 
 
 # --------------------------------------------------------------------------- cache keys
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes: the cache key of its bottleneck."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_bottleneck_dir() -> Path:
@@ -91,13 +80,6 @@ def bottleneck_folder(
 
 def _feature_path(folder: Path, digest: str) -> Path:
     return folder / digest[:2] / f"{digest}.npy"
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
 
 
 def _load_cached(path: Path, dim: int | None) -> np.ndarray | None:
@@ -328,7 +310,7 @@ def extract_features(
                 if not ok[j]:
                     failed.extend(files[r] for r in todo[digest])
                     continue
-                _save_atomic(_feature_path(folder, digest), values[j])
+                atomic_save_npy(_feature_path(folder, digest), values[j])
                 features[todo[digest]] = values[j]
                 extracted += 1
             position += len(values)
@@ -345,66 +327,3 @@ def extract_features(
         folder=folder,
         random_weights=net.random_weights,
     )
-
-
-# --------------------------------------------------------------------------- benchmark
-
-
-def benchmark_extraction(
-    n_images: int = 320,
-    *,
-    architecture: str = "inception_v3",
-    input_size: int | None = None,
-    batch_size: int = 32,
-    image_dir: str | os.PathLike | None = None,
-    raw_batches: int = 3,
-    verbose: int = 0,
-) -> dict[str, Any]:
-    """Measure the cached extraction pipeline against the network's raw forward speed.
-
-    Takes the first ``n_images`` files of ``image_dir`` (default: the flower photos, one
-    class after another in round-robin), extracts their bottlenecks into an empty
-    temporary cache, times the network alone on random tensors of the same batch size,
-    then runs the extraction again (everything cached). Returns a flat dict for the
-    benchmark report: ``images_per_second`` (pipeline), ``raw_images_per_second``,
-    ``ratio`` (pipeline / raw; 0.9 or more meets the course's budget),
-    ``cached_run_seconds`` and ``cached_extracted`` (0 when the cache works). Random
-    weights (``COURSE_ALLOW_RANDOM_WEIGHTS=1``) are fine here: speed does not depend on
-    the weights; the dict says which were used.
-    """
-    import tempfile
-
-    from course_utils import data, models
-
-    config.quiet_tensorflow()
-    root = Path(image_dir) if image_dir is not None else data.flower_photos()
-    paths, labels, _ = data.list_images(root)
-    by_class: list[list[Path]] = [[p for p, y in zip(paths, labels) if y == c] for c in sorted(set(labels.tolist()))]
-    chosen: list[Path] = []
-    for group in zip(*by_class):
-        chosen.extend(group)
-    chosen = chosen[:n_images]
-    config.set_seeds()
-    net = models.pretrained_base(architecture, input_size=input_size)
-    _, forward = feature_extractor(net)
-    raw = forward_speed(forward, net.input_size, batch_size=batch_size, batches=raw_batches)
-    with tempfile.TemporaryDirectory(prefix="bottlenecks-") as tmp:
-        first = extract_features(chosen, net, batch_size=batch_size, bottleneck_dir=tmp, verbose=verbose,
-                                 forward=forward)
-        second = extract_features(chosen, net, batch_size=batch_size, bottleneck_dir=tmp, verbose=verbose,
-                                  forward=forward)
-    pipeline = first.images_per_second
-    return {
-        "architecture": architecture,
-        "input_size": net.input_size,
-        "batch_size": batch_size,
-        "random_weights": net.random_weights,
-        "n_images": len(chosen),
-        "images_per_second": round(pipeline, 2),
-        "raw_images_per_second": round(raw, 2),
-        "ratio": round(pipeline / raw, 3),
-        "first_run_seconds": round(first.seconds, 1),
-        "cached_run_seconds": round(second.seconds, 2),
-        "cached_extracted": second.n_extracted,
-        "failed": len(first.failed),
-    }

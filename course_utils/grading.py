@@ -307,24 +307,17 @@ def _warning_to_stdout(message, category, filename, lineno, file=None, line=None
 
 
 def start_tensorflow() -> Any:
-    """Import Keras (and TensorFlow) and run one tiny operation; return the ``keras`` module.
+    """Start TensorFlow quietly (:func:`course_utils.models.start_tensorflow`); return ``keras``.
 
-    TensorFlow prints some start-up messages (CUDA probing, CPU features) to standard error
-    only when it first touches a device. Doing that in an assignment's set-up cell keeps them
-    out of the test cells, where nbgrader would count them as a failure.
+    TensorFlow prints start-up messages (CUDA probing, CPU features) to standard error when
+    it first touches a device. Doing that in an assignment's set-up cell keeps them out of the
+    test cells, where nbgrader would count them as a failure.
     """
-    from course_utils import config
+    from course_utils import models
 
-    config.quiet_tensorflow()
+    models.start_tensorflow()
     import keras
 
-    keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)
-    try:  # in a kernel TensorFlow's logger starts at INFO: silence retracing warnings
-        import tensorflow as tf
-
-        tf.get_logger().setLevel(logging.ERROR)
-    except ImportError:  # pragma: no cover - another Keras backend
-        pass
     return keras
 
 

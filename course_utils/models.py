@@ -6,29 +6,134 @@ Pretrained weights come from ``keras.applications`` (downloaded once into Keras'
 the cache path, or -- only with ``COURSE_ALLOW_RANDOM_WEIGHTS=1`` -- builds the same
 architecture with random weights and prints a loud warning.
 
-TensorFlow is imported inside the functions, so importing this module is cheap.
+It is also where TensorFlow starts: :func:`start_tensorflow` (quietly, once) and
+:func:`lesson_setup` (the first cell of every lesson). TensorFlow is imported inside the
+functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from course_utils import config
 
 __all__ = [
     "ARCHITECTURES",
     "Architecture",
+    "augmentation_layers",
+    "build_small_cnn",
     "Pretrained",
     "WeightsUnavailableError",
     "imagenet_top_k",
     "keras_cache_dir",
+    "lesson_setup",
+    "preprocessing_layer",
     "pretrained_base",
     "random_weights_banner",
+    "start_tensorflow",
 ]
+
+
+# --------------------------------------------------------------------------- starting TensorFlow
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send what native (C/C++) code writes to file descriptor 2 to the null device, for a while.
+
+    TensorFlow's start-up notices (the oneDNN note, "Could not find cuda drivers", a failed
+    ``cuInit`` on a machine without a GPU) are written there by its C++ logger, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says, and a notebook shows them as a red box that alarms
+    students. Where file descriptor 2 cannot be duplicated it does nothing.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded consoles)
+        saved = None
+    if saved is None:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def start_tensorflow() -> Any:
+    """Import TensorFlow without its start-up notices and return the ``tensorflow`` module.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set), imports TensorFlow and runs one
+    tiny operation (which probes the devices) with native standard error sent to the null
+    device, then turns TensorFlow's Python logger down to errors (no retracing warnings).
+    Import errors still raise; calling it again costs nothing.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.constant(1.0) + 1.0  # the first operation probes the devices (more notices)
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> config.Environment:
+    """The set-up every lesson runs first: versions, platform, CPU/GPU, data, modes, seeds.
+
+    Prints a short report (unless ``quiet``), warns about versions that are too old, seeds
+    every random generator with :data:`course_utils.config.SEED` and returns the detected
+    :class:`~course_utils.config.Environment`. With ``tensorflow=False`` TensorFlow is not
+    imported (lessons that only use NumPy and scikit-learn start faster).
+    """
+    env = config.detect_environment()
+    lines = [f"Running on: {env}"]
+    for name in ("numpy", "scikit-learn", "matplotlib", "ipywidgets"):
+        lines.append(f"  {name:<13} {_version(name) or 'not installed'}")
+    if tensorflow:
+        tf = start_tensorflow()
+        import keras
+
+        gpus = tf.config.list_physical_devices("GPU")
+        lines.append(f"  {'tensorflow':<13} {tf.__version__}")
+        lines.append(f"  {'keras':<13} {keras.__version__}")
+        lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")
+        major, minor = (int(x) for x in tf.__version__.split(".")[:2])
+        if (major, minor) < (2, 16) or not keras.__version__.startswith("3"):
+            lines.append("  WARNING: this course needs TensorFlow 2.16+ with Keras 3; "
+                         "run `pip install -r requirements.txt`.")
+    configured = config.data_dir()
+    where = f"COURSE_DATA_DIR={configured}" if configured else f"downloaded on first use into {config.cache_dir()}"
+    lines.append(f"  data          {where}")
+    modes = [m for m, on in (("FAST (small subsets, few epochs)", config.fast_mode()),
+                             ("grading", config.grading_mode()),
+                             ("random weights allowed", config.allow_random_weights())) if on]
+    lines.append(f"  mode          {', '.join(modes) if modes else 'full'}")
+    config.set_seeds()
+    if not quiet:
+        print("\n".join(lines))
+    return env
+
+
+# --------------------------------------------------------------------------- pretrained networks
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -180,7 +285,6 @@ def imagenet_top_k(predictions: Any, k: int = 3) -> list[list[tuple[str, float]]
 
 
 # --------------------------------------------------------------------------- the course's small CNN
-# (appended for the command-line tools; TensorFlow is still imported inside the functions)
 
 
 def augmentation_layers(
@@ -301,6 +405,3 @@ def preprocessing_layer(name: str) -> Any:
         raise ValueError(f"unknown architecture {name!r}; choose from {sorted(ARCHITECTURES)}")
     # Both course networks use preprocess_input(mode="tf"): x / 127.5 - 1.
     return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=f"{name}_preprocess")
-
-
-__all__ += ["augmentation_layers", "build_small_cnn", "preprocessing_layer"]

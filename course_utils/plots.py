@@ -7,13 +7,18 @@ returns the matplotlib ``Figure`` so a notebook can save or tweak it.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 __all__ = [
+    "CONFUSION_MAX_INCHES",
+    "CONFUSION_VALUES_UP_TO",
     "OKABE_ITO",
+    "Calibration",
+    "calibration",
     "confusion_matrix",
+    "draw_confusion_matrix",
     "feature_maps",
     "filters",
     "image_grid",
@@ -180,22 +185,97 @@ def feature_maps(maps: np.ndarray, *, columns: int = 8, limit: int = 32, title: 
     return fig
 
 
+#: Past this many classes the confusion matrix shows colours only (no number in each cell).
+CONFUSION_VALUES_UP_TO = 30
+#: The confusion-matrix figure grows with the classes up to this many inches a side.
+CONFUSION_MAX_INCHES = 12.0
+
+
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str], *,
                      normalize: str | None = None, title: str = "Confusion matrix"):
-    """Plot scikit-learn's confusion matrix (rows: true class, columns: predicted class)."""
-    plt = _plt()
+    """Plot scikit-learn's confusion matrix (rows: true class, columns: predicted class).
+
+    ``normalize="true"`` divides each row by its count (recall on the diagonal). See
+    :func:`draw_confusion_matrix` for how many classes are drawn.
+    """
+    from sklearn.metrics import confusion_matrix as count_confusions
+
+    matrix = count_confusions(y_true, y_pred, labels=list(range(len(class_names))), normalize=normalize)
+    return draw_confusion_matrix(matrix, class_names, title=f"{title} ({len(y_true)} images)")
+
+
+def draw_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], *, title: str = "Confusion matrix",
+                          standalone: bool = False):
+    """Draw a confusion matrix (counts, or fractions when ``matrix`` holds floats) with
+    ``sklearn.metrics.ConfusionMatrixDisplay``; return the figure.
+
+    The drawing stays bounded however many classes there are: the figure grows with the
+    classes up to :data:`CONFUSION_MAX_INCHES` a side, cells carry their number only up to
+    :data:`CONFUSION_VALUES_UP_TO` classes, and past that the class names thin out to about
+    sixty per axis. ``standalone=True`` makes a figure outside pyplot (for scripts that save
+    it; it is freed when dropped), otherwise it goes through pyplot for the notebook.
+    """
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    fig, ax = plt.subplots(figsize=(1.0 * len(class_names) + 2.5, 1.0 * len(class_names) + 2))
-    ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=list(range(len(class_names))), display_labels=list(class_names),
-        normalize=normalize, cmap="cividis", ax=ax, colorbar=False,
-        values_format=".2f" if normalize else "d",
+    matrix = np.asarray(matrix)
+    k = len(class_names)
+    if matrix.shape != (k, k):
+        raise ValueError(f"a confusion matrix for {k} classes must be {k} x {k}, got {matrix.shape}")
+    side = min(CONFUSION_MAX_INCHES, 1.0 * k + 2.5)
+    if standalone:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(side, side - 0.5))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+    else:
+        fig, ax = _plt().subplots(figsize=(side, side - 0.5))
+    values = k <= CONFUSION_VALUES_UP_TO
+    ConfusionMatrixDisplay(matrix, display_labels=list(class_names)).plot(
+        include_values=values, cmap="cividis", ax=ax, colorbar=not values,
+        values_format=".2f" if np.issubdtype(matrix.dtype, np.floating) else "d",
     )
-    ax.set_title(f"{title} ({len(y_true)} images)")
-    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    fontsize = 10 if k <= 12 else max(4.0, 10 - k / 10)
+    step = max(1, int(np.ceil(k / 60)))
+    ticks = list(range(0, k, step))
+    ax.set_xticks(ticks, [class_names[i] for i in ticks], rotation=30 if k <= 12 else 90,
+                  ha="right" if k <= 12 else "center", fontsize=fontsize)
+    ax.set_yticks(ticks, [class_names[i] for i in ticks], fontsize=fontsize)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+class Calibration(NamedTuple):
+    """How honest the top predicted probability is, bin by bin (only bins holding images)."""
+
+    accuracy: np.ndarray  # fraction of the bin's predictions that are right
+    confidence: np.ndarray  # mean top probability in the bin
+    count: np.ndarray  # images in the bin
+    lower: np.ndarray  # the bin's lower edge
+    error: float  # expected calibration error: image-weighted mean |accuracy - confidence|
+
+
+def calibration(probabilities: np.ndarray, y_true: Sequence[int], *, bins: int = 5) -> Calibration:
+    """Bin the top predicted probability into ``bins`` equal-width bins and compare it with the
+    accuracy in each (``sklearn.calibration.calibration_curve``); see :class:`Calibration`."""
+    from sklearn.calibration import calibration_curve
+
+    probabilities = np.asarray(probabilities)
+    y_true = np.asarray(y_true)
+    if len(y_true) == 0:
+        raise ValueError("no predictions to calibrate")
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == y_true).astype(int)
+    accuracy, mean_confidence = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform", pos_label=1)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=bins)  # as calibration_curve bins
+    filled = np.flatnonzero(counts)
+    error = float(np.sum(counts[filled] / len(y_true) * np.abs(accuracy - mean_confidence)))
+    return Calibration(accuracy, mean_confidence, counts[filled], edges[filled], error)
 
 
 def misclassified_gallery(images: np.ndarray, y_true: Sequence[int], probabilities: np.ndarray,
@@ -338,33 +418,19 @@ def reliability_diagram(probabilities: np.ndarray, y_true: Sequence[int], *, bin
     the expected calibration error (the image-weighted mean gap) is shown in the title.
     """
     plt = _plt()
-    probabilities = np.asarray(probabilities)
-    y_true = np.asarray(y_true)
-    confidence = probabilities.max(axis=1)
-    correct = (probabilities.argmax(axis=1) == y_true).astype(float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    result = calibration(probabilities, y_true, bins=bins)
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    ece = 0.0
-    for b in range(bins):
-        members = index == b
-        n = int(members.sum())
-        if not n:
-            continue
-        accuracy = float(correct[members].mean())
-        mean_confidence = float(confidence[members].mean())
-        ece += n / len(y_true) * abs(accuracy - mean_confidence)
-        bar = ax.bar(edges[b], accuracy, width=edges[1] - edges[0], align="edge", color=OKABE_ITO[0],
-                     edgecolor="white", label="accuracy in the bin" if b == int(index.min()) else None)
-        ax.bar_label(bar, labels=[f"{n}"], fontsize=7)
-        ax.plot(mean_confidence, accuracy, "o", color=OKABE_ITO[1], markersize=4,
-                label="mean confidence in the bin" if b == int(index.min()) else None)
+    bars = ax.bar(result.lower, result.accuracy, width=1.0 / bins, align="edge", color=OKABE_ITO[0],
+                  edgecolor="white", label="accuracy in the bin")
+    ax.bar_label(bars, labels=[f"{n}" for n in result.count], fontsize=7)
+    ax.plot(result.confidence, result.accuracy, "o", color=OKABE_ITO[1], markersize=4,
+            label="mean confidence in the bin")
     ax.plot([0, 1], [0, 1], linestyle="--", color=OKABE_ITO[7], linewidth=1, label="perfectly calibrated")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.08)
     ax.set_xlabel("confidence (highest predicted probability)")
     ax.set_ylabel("fraction of predictions that are correct")
-    ax.set_title(f"{title}\n{len(y_true)} images, calibration error {ece:.3f}", fontsize=10)
+    ax.set_title(f"{title}\n{int(result.count.sum())} images, calibration error {result.error:.3f}", fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

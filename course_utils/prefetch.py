@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from course_utils import config, data
+from course_utils import data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"flower photos: {data.flower_photos()}", flush=True)
         if not args.no_weights:
-            config.quiet_tensorflow()
             from course_utils import models
 
+            models.start_tensorflow()
             for name in ("inception_v3", "mobilenet_v2"):
                 for top in (False, True):
                     net = models.pretrained_base(name, include_top=top)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from course_utils import config
+from course_utils.files import atomic_write
 
 __all__ = ["KNOWN_KEYS", "Result", "clear", "load", "record", "results_path", "table"]
 
@@ -112,12 +113,9 @@ def record(
         timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     target = Path(path) if path is not None else results_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
     records = _read(target)
     records[key] = asdict(result)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(records, indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(target)  # atomic: a reader never sees a half-written file
+    atomic_write(target, json.dumps(records, indent=2, sort_keys=True))  # a reader never sees half a file
     return result
 
 

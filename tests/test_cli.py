@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import classify, data, models, retrain
+from course_utils import data, models
+from course_utils.cli import classify, retrain
 from messy import fingerprint, make_messy_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +144,7 @@ def test_without_permission_the_missing_weights_are_named(tmp_path, isolated_cac
         pytest.skip("this machine is online: the weights would download")
     images = data.make_synthetic_dataset(tmp_path / "few", per_class=4, image_size=40)
     keras_home = tmp_path / "keras"
-    done = _cli("course_utils.retrain", "--image_dir", str(images), "--image_size", "75",
+    done = _cli("course_utils.cli.retrain", "--image_dir", str(images), "--image_size", "75",
                 "--output_dir", str(tmp_path / "out"),
                 env_extra={"KERAS_HOME": str(keras_home), "COURSE_CACHE_DIR": str(isolated_cache)},
                 drop=("COURSE_ALLOW_RANDOM_WEIGHTS",))
@@ -166,7 +167,7 @@ def test_messy_folder_skips_bad_files_and_changes_nothing(tmp_path, isolated_cac
     shutil.rmtree(cases.pop("empty-class"))  # an empty class stops the run: tested below
     before = fingerprint(root)
     out = tmp_path / "out"
-    done = _cli("course_utils.retrain", "--image_dir", str(root), "--architecture", "small_cnn",
+    done = _cli("course_utils.cli.retrain", "--image_dir", str(root), "--architecture", "small_cnn",
                 "--image_size", "32", "--epochs", "2", "--output_dir", str(out),
                 env_extra={"COURSE_CACHE_DIR": str(isolated_cache)})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -191,7 +192,7 @@ def test_empty_class_and_single_class_stop_with_a_clear_message(tmp_path, isolat
     root = tmp_path / "messy"
     make_messy_folder(root)
     before = fingerprint(root)
-    done = _cli("course_utils.retrain", "--image_dir", str(root), "--output_dir", str(tmp_path / "out"))
+    done = _cli("course_utils.cli.retrain", "--image_dir", str(root), "--output_dir", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "empty_class" in done.stderr and "0 usable image" in done.stderr
     assert "Traceback" not in done.stderr
@@ -199,11 +200,11 @@ def test_empty_class_and_single_class_stop_with_a_clear_message(tmp_path, isolat
     assert fingerprint(root) == before
 
     single = data.make_synthetic_dataset(tmp_path / "single", per_class=5, image_size=32, classes=("circles",))
-    done = _cli("course_utils.retrain", "--image_dir", str(single), "--output_dir", str(tmp_path / "out"))
+    done = _cli("course_utils.cli.retrain", "--image_dir", str(single), "--output_dir", str(tmp_path / "out"))
     assert done.returncode == 1
     assert "at least two class folders" in done.stderr and "Traceback" not in done.stderr
 
-    done = _cli("course_utils.retrain", "--image_dir", str(tmp_path / "nowhere"))
+    done = _cli("course_utils.cli.retrain", "--image_dir", str(tmp_path / "nowhere"))
     assert done.returncode == 1 and "not a folder" in done.stderr
 
 
@@ -257,7 +258,7 @@ def test_classify_cli_exit_status(tmp_path):
     (out / "labels.txt").write_text("a\nb\n")
     bad = tmp_path / "bad.jpg"
     bad.write_text("text")
-    done = _cli("course_utils.classify", "--model", str(out), str(bad))
+    done = _cli("course_utils.cli.classify", "--model", str(out), str(bad))
     assert done.returncode == 1 and f"cannot classify {bad}" in done.stderr and "Traceback" not in done.stderr
     for notice in ("oneDNN custom operations", "Could not find cuda drivers", "cuInit"):
         assert notice not in done.stderr, notice  # TensorFlow's C++ start-up notices stay hidden

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from course_utils import data, features
+from course_utils import data, features, files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -34,8 +38,7 @@ def test_digest_is_of_content_not_name(tmp_path):
     a.write_bytes(b"same bytes")
     b.write_bytes(b"same bytes")
     c.write_bytes(b"other bytes")
-    assert features.file_digest(a) == features.file_digest(b) != features.file_digest(c)
-    assert len(features.file_digest(a)) == 64  # SHA-256
+    assert files.file_digest(a) == files.file_digest(b) != files.file_digest(c)
 
 
 def test_cache_folder_separates_architecture_size_and_weights(isolated_cache):
@@ -119,16 +122,30 @@ def test_progress_prints_lines_when_not_a_terminal(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_benchmark_extraction_reports_both_speeds(tmp_path, isolated_cache, random_weights):
+def _benchmarks_extraction():
+    spec = importlib.util.spec_from_file_location("extraction", ROOT / "benchmarks" / "extraction.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_extraction_counts_reuse_and_failures(tmp_path, isolated_cache, random_weights):
     root = data.make_synthetic_dataset(tmp_path / "imgs", per_class=4, image_size=40)
-    result = features.benchmark_extraction(8, architecture="mobilenet_v2", input_size=32, batch_size=4,
-                                           image_dir=root, raw_batches=2)
-    assert result["n_images"] == 8
+    (root / "circles" / "aa_broken.jpg").write_bytes(b"not a jpeg")  # sorted first in its class
+    benchmark = _benchmarks_extraction().benchmark_extraction
+    result = benchmark(12, architecture="mobilenet_v2", input_size=32, batch_size=4, image_dir=root, raw_batches=2)
+    assert result["n_images"] == 12 and result["input_size"] == 32
+    assert result["failed"] == 1  # the broken file is counted, not fatal
+    assert result["cached_extracted"] == 0  # the second pass read every feature from the cache
     assert result["images_per_second"] > 0 and result["raw_images_per_second"] > 0
-    assert result["ratio"] == pytest.approx(result["images_per_second"] / result["raw_images_per_second"], rel=0.01)
-    assert result["cached_extracted"] == 0
-    assert isinstance(result["random_weights"], bool)
+    assert result["random_weights"] is not _weights_cached("mobilenet_v2")
     assert not list(isolated_cache.glob("bottlenecks/*"))  # the benchmark used a temporary cache
+
+
+def _weights_cached(name: str) -> bool:
+    from course_utils import models
+
+    return (models.keras_cache_dir() / models.ARCHITECTURES[name].weights_file_notop).exists()
 
 
 # --------------------------------------------------------------------------- models.py additions

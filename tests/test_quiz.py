@@ -24,17 +24,8 @@ from course_utils.quiz import (
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK_DIR = ROOT / "course_utils" / "quizzes"
-LESSONS = [
-    "00_welcome",
-    "01_pixels_as_features",
-    "02_first_neural_network",
-    "03_cnn_from_scratch",
-    "04_preparing_image_data",
-    "05_cnn_on_flowers",
-    "06_retraining_inception",
-    "07_evaluating_a_classifier",
-    "08_your_own_classifier",
-]
+#: The lessons, discovered from the notebooks: adding a lesson is a notebook plus its bank.
+LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def raw_bank(lesson: str) -> dict:
@@ -90,8 +81,9 @@ def _fresh_text_scores():
 
 
 def test_one_bank_per_lesson_and_nothing_else():
+    assert LESSONS, "no lesson notebooks found in notebooks/"
     files = sorted(p.stem for p in BANK_DIR.glob("*.yaml"))
-    assert files == LESSONS
+    assert files == LESSONS, "every notebooks/NN_name.ipynb needs course_utils/quizzes/NN_name.yaml and vice versa"
     assert qz.lessons() == LESSONS
 
 

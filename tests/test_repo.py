@@ -53,9 +53,11 @@ def test_readme_documents_commands_variables_and_syllabus():
         assert f"notebooks/{nb.name}" in readme, f"{nb.name} missing from the README's syllabus"
 
 
-def test_nine_lessons_are_committed_without_outputs():
+def test_lessons_are_numbered_in_order_and_committed_without_outputs():
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [nb.name[:2] for nb in notebooks] == [f"{i:02d}" for i in range(9)]
+    assert notebooks, "no lesson notebooks found in notebooks/"
+    assert [nb.name[:2] for nb in notebooks] == [f"{i:02d}" for i in range(len(notebooks))], \
+        "lessons are numbered 00, 01, ... without gaps"
     for nb in notebooks:
         cells = json.loads(nb.read_text())["cells"]
         for cell in cells:

@@ -19,7 +19,7 @@ Examples::
 
     course-retrain --image_dir flower_photos
     course-retrain --image_dir flower_photos --architecture small_cnn --output_dir cnn_model
-    python -m course_utils.retrain --image_dir my_photos --architecture mobilenet_v2 --fine_tune
+    python -m course_utils.cli.retrain --image_dir my_photos --architecture mobilenet_v2 --fine_tune
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from course_utils import config, data
+from course_utils import config, data, models
+from course_utils.cli.common import HelpFormatter, UserError, exit_status, interactive, warn
 
 __all__ = [
     "ARCHITECTURE_CHOICES",
@@ -50,7 +51,7 @@ __all__ = [
     "run",
 ]
 
-ARCHITECTURE_CHOICES = ("inception_v3", "mobilenet_v2", "small_cnn")
+ARCHITECTURE_CHOICES = (*models.ARCHITECTURES, "small_cnn")
 
 #: Defaults for ``--architecture small_cnn``, chosen by measurement on the 2,400 flower
 #: photos (``../shared/data``) on a 2-core CPU: plain 3x3 convolutions with one in the first
@@ -84,21 +85,11 @@ FAST_DEFAULTS: dict[str, Any] = {"small_cnn_epochs": 3, "head_epochs": 10, "fine
 OUTPUT_FILES = ("model.keras", "labels.txt", "metrics.json", "confusion_matrix.png", "skipped_files.txt")
 
 
-class RetrainError(RuntimeError):
+class RetrainError(UserError):
     """A problem the user can fix (bad folder, bad option); printed without a traceback."""
 
 
 # --------------------------------------------------------------------------- command line
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show ``(default: ...)`` only where the help does not already explain the default."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default is None or action.default is False or "default" in text:
-            return text
-        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,28 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``course-retrain``; returns the exit status (0: success)."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing was written for this run beyond the features already cached",
-              file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - known problems get a message, the rest a traceback
-        message = _user_error(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+        return 0
 
-
-def _user_error(exc: BaseException) -> str | None:
-    """The message for problems a user can fix; ``None`` for bugs (they keep their traceback)."""
-    from course_utils.models import WeightsUnavailableError
-
-    if isinstance(exc, (RetrainError, data.ImageFolderError, data.DataNotFoundError, WeightsUnavailableError)):
-        return str(exc)
-    return None
+    return exit_status(body, (data.ImageFolderError, data.DataNotFoundError, models.WeightsUnavailableError),
+                       "interrupted: nothing was written for this run beyond the features already cached")
 
 
 def retrain(image_dir: str | os.PathLike, **options: Any) -> dict[str, Any]:
@@ -217,14 +193,6 @@ class _Clock:
         return round(time.perf_counter() - self.start, 2)
 
 
-def _interactive() -> bool:
-    return (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()) or "ipykernel" in sys.modules
-
-
-def _warn(message: str) -> None:
-    print(f"WARNING: {message}", file=sys.stderr, flush=True)
-
-
 def _inside(path: Path, folder: Path) -> bool:
     try:
         path.resolve().relative_to(folder.resolve())
@@ -255,14 +223,14 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
         if issue.fatal:
             continue
         if issue.skip:
-            _warn(f"skipping {issue.path}: {issue.message}")
+            warn(f"skipping {issue.path}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
         elif issue.kind == "duplicate":
-            _warn(f"skipping {issue.path}: {issue.message}")
+            warn(f"skipping {issue.path}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
             seen_duplicates.add(issue.path)
         elif issue.kind in _IGNORED_KINDS:
-            _warn(f"ignoring {issue.path}: {issue.message}")
+            warn(f"ignoring {issue.path}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
         else:
             say(f"  note: {issue.path}: {issue.message}")
@@ -288,12 +256,12 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
             f"validation/test sets (chosen by a hash of the file name). Add more images to them "
             f"(about 100 per class is a good start) or lower --validation_percentage/--testing_percentage.")
     if len(splits["test"]) == 0:
-        _warn("the test set is empty (too few images, or --testing_percentage 0): no test accuracy")
+        warn("the test set is empty (too few images, or --testing_percentage 0): no test accuracy")
     if len(splits["validation"]) == 0:
-        _warn("the validation set is empty: the final epoch's model is kept")
+        warn("the validation set is empty: the final epoch's model is kept")
     small = [name for name, n in counts.items() if n < 20]
     if small:
-        _warn(f"few training images in {', '.join(small)} (under 20); about 100 per class is a good start")
+        warn(f"few training images in {', '.join(small)} (under 20); about 100 per class is a good start")
     return _Inputs(splits, names, skipped)
 
 
@@ -399,7 +367,7 @@ def _history(history: Any) -> dict[str, list[float]]:
 
 
 def _fit_verbose(args: argparse.Namespace) -> int:
-    return 0 if args.quiet else (1 if _interactive() else 2)
+    return 0 if args.quiet else (1 if interactive() else 2)
 
 
 def _train_small_cnn(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, say) -> tuple[Any, dict, dict]:
@@ -479,7 +447,7 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
     config.set_seeds(args.seed)
     net = models.pretrained_base(args.architecture, input_size=size)
     if net.random_weights:
-        _warn("RANDOM WEIGHTS: the ImageNet weights are unavailable and COURSE_ALLOW_RANDOM_WEIGHTS=1 is set. "
+        warn("RANDOM WEIGHTS: the ImageNet weights are unavailable and COURSE_ALLOW_RANDOM_WEIGHTS=1 is set. "
               "The pipeline runs, but every accuracy this run reports is MEANINGLESS (not transfer learning).")
     clock.lap("load_network")
 
@@ -490,7 +458,7 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
     say(f"Bottlenecks: {result.n_extracted} images extracted, {result.n_cached} from the cache "
         f"({result.folder})")
     for path in result.failed:
-        _warn(f"skipping {path}: could not be decoded while extracting features")
+        warn(f"skipping {path}: could not be decoded while extracting features")
         inputs.skipped.append((path, "unreadable", "could not be decoded while extracting features"))
     clock.lap("bottlenecks")
 
@@ -526,7 +494,7 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
 
     augment = bool(args.augment) and args.fine_tune
     if args.augment and not args.fine_tune:
-        _warn("--augment only applies while fine-tuning: the new head is trained on cached bottlenecks")
+        warn("--augment only applies while fine-tuning: the new head is trained on cached bottlenecks")
     inputs_img = keras.Input((size, size, 3), name="image")
     x = inputs_img
     if augment:
@@ -640,7 +608,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         + ", ".join(f"{key} {len(split)}" for key, split in inputs.splits.items()))
     clock.lap("validate")
 
-    tf = config.import_tensorflow_quietly()  # here, so that the checks above stay instant
+    tf = models.start_tensorflow()  # here, so that the checks above stay instant
     import keras
 
     clock.lap("start_tensorflow")
@@ -648,7 +616,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config.set_seeds(args.seed)
     if args.architecture == "small_cnn":
         if args.fine_tune:
-            _warn("--fine_tune applies to pretrained networks only; small_cnn is trained from scratch")
+            warn("--fine_tune applies to pretrained networks only; small_cnn is trained from scratch")
         model, probabilities, info = _train_small_cnn(args, inputs, clock, say)
         info["random_weights"] = False
         labels = {key: split.labels for key, split in inputs.splits.items()}

@@ -25,13 +25,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from course_utils import config, data
-from course_utils.retrain import HelpFormatter
+from course_utils import data, models
+from course_utils.cli.common import HelpFormatter, UserError
 
 __all__ = ["ClassifyError", "Classifier", "Prediction", "build_parser", "classify", "expand_inputs", "load_classifier", "main"]
 
 
-class ClassifyError(RuntimeError):
+class ClassifyError(UserError):
     """A problem the user can fix; printed without a traceback."""
 
 
@@ -110,7 +110,6 @@ def _reason(exc: BaseException) -> str:
 
 def load_classifier(model: str | os.PathLike) -> Classifier:
     """Load ``OUTPUT_DIR/model.keras`` (or a ``.keras`` file) and the ``labels.txt`` beside it."""
-    config.quiet_tensorflow()
     path = Path(model)
     folder = path if path.is_dir() else path.parent
     model_file = path / "model.keras" if path.is_dir() else path
@@ -121,7 +120,7 @@ def load_classifier(model: str | os.PathLike) -> Classifier:
     if not labels_file.is_file():
         raise ClassifyError(f"no labels.txt next to {model_file}: it is written by course-retrain with the model")
     labels = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    config.import_tensorflow_quietly()  # only now: a wrong --model path is reported at once
+    models.start_tensorflow()  # only now: a wrong --model path is reported at once
     import keras
 
     try:
