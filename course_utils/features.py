@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -302,6 +303,7 @@ def extract_features(
         loop_start = time.perf_counter()
         stream = image_dataset([files[todo[d][0]] for d in order], net.input_size, batch_size=batch_size)
         position = 0
+        cache_ok = True
         for images, ok in stream:
             values = forward(images).numpy().astype(np.float32)
             ok = ok.numpy()
@@ -310,7 +312,14 @@ def extract_features(
                 if not ok[j]:
                     failed.extend(files[r] for r in todo[digest])
                     continue
-                atomic_save_npy(_feature_path(folder, digest), values[j])
+                if cache_ok:
+                    try:
+                        atomic_save_npy(_feature_path(folder, digest), values[j])
+                    except OSError as exc:  # a full or read-only cache: go on, keep the features in memory
+                        cache_ok = False
+                        warnings.warn(f"could not write to the bottleneck cache {folder} ({exc.strerror or exc}); "
+                                      "going on without caching (free some space, or set COURSE_CACHE_DIR or "
+                                      "--bottleneck_dir to a disk with room)", stacklevel=2)
                 features[todo[digest]] = values[j]
                 extracted += 1
             position += len(values)

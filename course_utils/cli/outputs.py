@@ -28,6 +28,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
+from course_utils.cli.common import UserError
 from course_utils.data import show_path
 
 __all__ = ["OutputError", "StagedOutput", "check_output_dir", "positive_int", "terminal_safe"]
@@ -36,7 +37,7 @@ __all__ = ["OutputError", "StagedOutput", "check_output_dir", "positive_int", "t
 DEFAULT_MIN_FREE_BYTES = 200 * 1024**2
 
 
-class OutputError(RuntimeError):
+class OutputError(UserError):
     """The output folder cannot receive the results (the message says why and what to do)."""
 
 
