@@ -112,6 +112,13 @@ def check_output_dir(
             raise OutputError(f"--output_dir {shown} holds files this tool did not write ({listed}); it replaces "
                               "the whole folder at the end, so give an empty or new folder instead")
     parent = target.parent
+    for above in parent.parents if not parent.exists() else ():
+        if above.exists() and not above.is_dir():
+            raise OutputError(f"--output_dir {shown} cannot be made: {show_path(above)} is a file, not a folder; "
+                              "nothing was trained. Choose another --output_dir")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"--output_dir {shown} cannot be made: {show_path(parent)} is a file, not a folder; "
+                          "nothing was trained. Choose another --output_dir")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         probe = parent / f".{target.name}.probe-{os.getpid()}-{secrets.token_hex(4)}"
