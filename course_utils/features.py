@@ -111,13 +111,16 @@ def read_image(path: str | os.PathLike, image_size: int | tuple[int, int]) -> np
 
 
 def image_dataset(
-    paths: Sequence[str | os.PathLike], image_size: int, *, batch_size: int = 32
+    paths: Sequence[str | os.PathLike], image_size: int, *, batch_size: int = 32,
+    labels: Sequence[int] | np.ndarray | None = None, shuffle: bool = False, seed: int = config.SEED,
 ) -> "tf.data.Dataset":
-    """Stream ``(images, ok)`` batches: float32 images 0-255 and a per-image success flag.
+    """Stream ``(images, ok)`` batches: float32 images 0-255 and a per-image success flag; with
+    ``labels``, ``(images, labels)`` batches for ``fit`` and ``predict`` instead.
 
-    Files are read lazily, two at a time, one batch ahead of the consumer; nothing is cached
-    in memory. A file that cannot be decoded yields a black image with ``ok=False`` instead
-    of stopping the stream.
+    Files are decoded by :func:`read_image` (Pillow, as for the bottlenecks), two at a time,
+    one batch ahead of the consumer; nothing is cached in memory. A file that cannot be
+    decoded yields a black image with ``ok=False`` instead of stopping the stream.
+    ``shuffle`` reorders the files every epoch (seeded).
     """
     import tensorflow as tf
 
@@ -135,8 +138,17 @@ def image_dataset(
         ok.set_shape(())
         return tf.cast(image, tf.float32), ok
 
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant([os.fsencode(p) for p in paths], dtype=tf.string))
-    ds = ds.map(tf_load, num_parallel_calls=2, deterministic=True)
+    names = tf.constant([os.fsencode(p) for p in paths], dtype=tf.string)  # any file name
+    if labels is None:
+        ds = tf.data.Dataset.from_tensor_slices(names)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((names, np.asarray(labels, dtype=np.int64)))
+    if shuffle:
+        ds = ds.shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True)
+    if labels is None:
+        ds = ds.map(tf_load, num_parallel_calls=2, deterministic=True)
+    else:
+        ds = ds.map(lambda path, label: (tf_load(path)[0], label), num_parallel_calls=2, deterministic=True)
     return ds.batch(batch_size).prefetch(2)
 
 

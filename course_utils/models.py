@@ -26,8 +26,7 @@ from course_utils import config
 __all__ = [
     "ARCHITECTURES",
     "Architecture",
-    "augmentation_layers",
-    "build_small_cnn",
+
     "Pretrained",
     "WeightsUnavailableError",
     "imagenet_top_k",
@@ -284,112 +283,7 @@ def imagenet_top_k(predictions: Any, k: int = 3) -> list[list[tuple[str, float]]
         return out
 
 
-# --------------------------------------------------------------------------- the course's small CNN
-
-
-def augmentation_layers(
-    *,
-    flip: bool = True,
-    rotation: float = 0.0,
-    zoom: float = 0.15,
-    translation: float = 0.0,
-    contrast: float = 0.0,
-    seed: int = config.SEED,
-    name: str = "augmentation",
-) -> Any:
-    """A ``keras.Sequential`` of random image distortions, active only while training.
-
-    ``flip`` mirrors left-right; ``rotation`` is a fraction of a full turn (0.1 = up to
-    36 degrees); ``zoom`` and ``translation`` are fractions of the image size; ``contrast``
-    a contrast factor. A factor of 0 leaves that layer out. At inference (``predict``,
-    ``evaluate``, a saved model in ``course-classify``) every layer passes images through
-    unchanged, so the block can live inside the model that is saved.
-
-    Cost on a 2-core CPU: each geometric layer (rotation, zoom, translation) is one
-    image warp, about 30 ms per batch of 32 at 96 px; a flip is nearly free. The defaults
-    (flip + zoom) are the cheapest pair that still helps a small CNN on the flowers.
-    """
-    import keras
-
-    layers: list[Any] = []
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed, name=f"{name}_flip"))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1,
-                                                  name=f"{name}_rotation"))
-    if zoom:
-        layers.append(keras.layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed + 2,
-                                              name=f"{name}_zoom"))
-    if translation:
-        layers.append(keras.layers.RandomTranslation(translation, translation, fill_mode="reflect",
-                                                     seed=seed + 3, name=f"{name}_translation"))
-    if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, seed=seed + 4, name=f"{name}_contrast"))
-    return keras.Sequential(layers, name=name)
-
-
-def build_small_cnn(
-    num_classes: int,
-    image_size: int = 96,
-    *,
-    widths: tuple[int, ...] = (32, 64, 128, 256),
-    convs_per_stage: int | tuple[int, ...] = 2,
-    separable: bool = False,
-    dropout: float = 0.3,
-    augmentation: Any = None,
-    bn_momentum: float = 0.9,
-    name: str = "small_cnn",
-) -> Any:
-    """A small convolutional network for training from scratch on a CPU.
-
-    Takes ``(image_size, image_size, 3)`` images with pixel values 0-255 (as
-    :func:`course_utils.data.load_image_arrays` and ``make_tf_dataset`` give them) and
-    returns class probabilities. Layout: optional ``augmentation`` block (see
-    :func:`augmentation_layers`), ``Rescaling(1/255)``, a stride-2 3x3 stem, then one stage
-    per entry of ``widths`` -- ``convs_per_stage`` 3x3 convolutions (an int, or one number
-    per stage; ``SeparableConv2D`` when ``separable``), each followed by
-    BatchNormalization and ReLU, with a 2x2 max-pool
-    between stages -- then GlobalAveragePooling, Dropout and a softmax ``Dense`` layer.
-    GlobalAveragePooling instead of a large Flatten keeps the head to a few thousand
-    weights, which is what lets a network this size generalise from ~2,000 photos.
-    ``bn_momentum`` 0.9 (Keras's default is 0.99) lets BatchNormalization's running
-    statistics settle within a few dozen steps, so short trainings on small folders
-    predict as well as they train.
-
-    The model is returned uncompiled.
-    """
-    import keras
-    from keras import layers
-
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    if not widths:
-        raise ValueError("widths needs at least one stage")
-    conv = layers.SeparableConv2D if separable else layers.Conv2D
-    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    x = inputs
-    if augmentation is not None:
-        x = augmentation(x)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
-    x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
-    x = layers.Activation("relu", name="stem_relu")(x)
-    per_stage = (convs_per_stage,) * len(widths) if isinstance(convs_per_stage, int) else tuple(convs_per_stage)
-    if len(per_stage) != len(widths):
-        raise ValueError("convs_per_stage needs one number per entry of widths")
-    for stage, width in enumerate(widths):
-        if stage:
-            x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
-        for i in range(per_stage[stage]):
-            prefix = f"stage{stage}_conv{i}"
-            x = conv(width, 3, padding="same", use_bias=False, name=prefix)(x)
-            x = layers.BatchNormalization(momentum=bn_momentum, name=f"{prefix}_bn")(x)
-            x = layers.Activation("relu", name=f"{prefix}_relu")(x)
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
+# --------------------------------------------------------------------------- preprocessing
 
 
 def preprocessing_layer(name: str) -> Any:

@@ -35,6 +35,12 @@ def _cli(module: str, *args: str, env_extra: dict[str, str] | None = None, drop:
                           text=True, timeout=timeout)
 
 
+def _tiny_cnn():
+    from course_utils import training
+
+    return training.build_small_cnn(2, 24, widths=(4,))
+
+
 def _offline() -> bool:
     try:
         socket.create_connection(("storage.googleapis.com", 443), timeout=3).close()
@@ -87,6 +93,25 @@ def test_small_cnn_retrain_then_classify(shapes, tmp_path, isolated_cache, capsy
     accuracy = np.mean([p == t for p, t in zip(predicted, truth)])
     assert accuracy == pytest.approx(metrics["test_accuracy"])
     assert result["random_weights"] is False and result["errors"] == []
+
+
+def test_retrain_function_in_fast_mode_end_to_end(shapes, tmp_path, isolated_cache, monkeypatch, capsys):
+    """retrain() from Python with COURSE_FAST=1: capped images and epochs, every output written."""
+    monkeypatch.setenv("COURSE_FAST", "1")
+    out = tmp_path / "fast"
+    metrics = retrain.retrain(shapes, architecture="small_cnn", image_size=32, batch_size=8, output_dir=str(out),
+                              quiet=True)
+    assert json.loads((out / "metrics.json").read_text())["test"] == json.loads(json.dumps(metrics["test"]))
+    cap = retrain.FAST_DEFAULTS["max_images_per_class"]
+    for split in ("train", "validation", "test"):
+        assert all(n <= cap for n in metrics["counts"][split]["per_class"].values())
+    assert metrics["epochs"] == retrain.FAST_DEFAULTS["small_cnn_epochs"]
+    assert len(metrics["history"]["loss"]) == metrics["epochs"] == len(metrics["epoch_seconds"])
+    assert metrics["best_epoch"] is None or 1 <= metrics["best_epoch"] <= metrics["epochs"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(retrain.OUTPUT_FILES)  # no temporary file left
+    assert "COURSE_FAST=1" not in capsys.readouterr().out  # --quiet
+    with pytest.raises(TypeError, match="no_such_option"):
+        retrain.retrain(shapes, no_such_option=1)
 
 
 # --------------------------------------------------------------------------- pretrained, random weights
@@ -222,7 +247,7 @@ def test_classify_reports_unreadable_files_and_fails_only_when_nothing_worked(tm
 
     out = tmp_path / "model"
     out.mkdir()
-    model = models.build_small_cnn(2, 24, widths=(4,))
+    model = _tiny_cnn()
     model.save(out / "model.keras")
     (out / "labels.txt").write_text("cats\ndogs\n")
     images = data.make_synthetic_dataset(tmp_path / "imgs", per_class=2, image_size=30, classes=("circles",))
@@ -254,7 +279,7 @@ def test_classify_reports_unreadable_files_and_fails_only_when_nothing_worked(tm
 def test_classify_cli_exit_status(tmp_path):
     out = tmp_path / "model"
     out.mkdir()
-    models.build_small_cnn(2, 24, widths=(4,)).save(out / "model.keras")
+    _tiny_cnn().save(out / "model.keras")
     (out / "labels.txt").write_text("a\nb\n")
     bad = tmp_path / "bad.jpg"
     bad.write_text("text")
@@ -262,3 +287,18 @@ def test_classify_cli_exit_status(tmp_path):
     assert done.returncode == 1 and f"cannot classify {bad}" in done.stderr and "Traceback" not in done.stderr
     for notice in ("oneDNN custom operations", "Could not find cuda drivers", "cuInit"):
         assert notice not in done.stderr, notice  # TensorFlow's C++ start-up notices stay hidden
+
+
+def test_expand_inputs_keeps_files_and_lists_image_folders(tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".hidden").mkdir()
+    for name in ("b.jpg", "A.PNG", "sub/c.jpeg", ".hidden/d.jpg", "notes.txt", "sub/e.webp"):
+        (folder / name).write_bytes(b"x")
+    given = tmp_path / "single.gif"
+    missing = tmp_path / "missing.jpg"
+    expanded = classify.expand_inputs([str(given), folder, str(missing)])
+    assert expanded == [given, folder / "A.PNG", folder / "b.jpg", folder / "sub" / "c.jpeg",
+                        folder / "sub" / "e.webp", missing]
+    assert classify.expand_inputs([tmp_path / "empty_folder_that_does_not_exist"]) == [
+        tmp_path / "empty_folder_that_does_not_exist"]

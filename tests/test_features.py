@@ -148,33 +148,7 @@ def _weights_cached(name: str) -> bool:
     return (models.keras_cache_dir() / models.ARCHITECTURES[name].weights_file_notop).exists()
 
 
-# --------------------------------------------------------------------------- models.py additions
-
-
-def test_small_cnn_shapes_and_inference_without_augmentation():
-    import keras
-
-    from course_utils import models
-
-    model = models.build_small_cnn(4, 32, widths=(8, 16), augmentation=models.augmentation_layers(rotation=0.1))
-    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 4)
-    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    first, second = model.predict(images, verbose=0), model.predict(images, verbose=0)
-    np.testing.assert_allclose(first, second)  # augmentation is inactive at inference
-    np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
-    assert any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in model.layers)
-    separable = models.build_small_cnn(3, 32, widths=(8,), separable=True)
-    assert any(isinstance(layer, keras.layers.SeparableConv2D) for layer in separable.layers)
-    with pytest.raises(ValueError):
-        models.build_small_cnn(1, 32)
-
-
-def test_augmentation_layers_pick_what_is_asked():
-    from course_utils import models
-
-    names = [layer.__class__.__name__ for layer in models.augmentation_layers(rotation=0.1, contrast=0.2).layers]
-    assert names == ["RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast"]
-    assert models.augmentation_layers(flip=False, zoom=0).layers == []
+# --------------------------------------------------------------------------- preprocessing
 
 
 @pytest.mark.parametrize("name", ["inception_v3", "mobilenet_v2"])

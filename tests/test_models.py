@@ -113,3 +113,52 @@ def test_start_tensorflow_returns_tensorflow_and_is_repeatable():
     tf = models.start_tensorflow()
     assert tf.__name__ == "tensorflow" and models.start_tensorflow() is tf
     assert float(tf.constant(2.0) * 3.0) == 6.0
+
+
+# --------------------------------------------------------------------------- prefetch (Binder's postBuild)
+
+
+def _run_prefetch(*args, data_dir):
+    env = dict(os.environ, COURSE_DATA_DIR=str(data_dir), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "course_utils.prefetch", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_prefetch_entry_point_finds_the_photos_or_says_why(tmp_path):
+    from course_utils import data
+
+    photos = data.make_synthetic_dataset(tmp_path / "flower_photos", per_class=2, image_size=16)
+    done = _run_prefetch("--no-weights", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"flower photos: {photos.resolve()}"
+    (tmp_path / "empty").mkdir()
+    failed = _run_prefetch("--no-weights", data_dir=tmp_path / "empty")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: COURSE_DATA_DIR is set to") and "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize("random", [False, True])
+def test_prefetch_caches_every_network_and_refuses_random_weights(tmp_path, monkeypatch, capsys, random):
+    from types import SimpleNamespace
+
+    from course_utils import data, prefetch
+
+    data.make_synthetic_dataset(tmp_path / "flower_photos", per_class=2, image_size=16)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    asked = []
+
+    def fake_base(name, include_top=False):
+        asked.append((name, include_top))
+        return SimpleNamespace(random_weights=random)
+
+    monkeypatch.setattr(models, "pretrained_base", fake_base)
+    monkeypatch.setattr(models, "imagenet_top_k", lambda predictions: asked.append("labels"))
+    status = prefetch.main([])
+    printed = capsys.readouterr()
+    if random:
+        assert status == 1 and "only random weights" in printed.err and len(asked) == 1
+    else:
+        assert status == 0, printed.err
+        assert asked == [("inception_v3", False), ("inception_v3", True), ("mobilenet_v2", False),
+                         ("mobilenet_v2", True), "labels"]
+        assert printed.out.count(": cached") == 4

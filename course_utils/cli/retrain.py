@@ -40,6 +40,7 @@ from course_utils import config, data, models
 from course_utils.cli.common import HelpFormatter, UserError, exit_status, interactive, warn
 from course_utils.cli.outputs import StagedOutput, check_output_dir
 from course_utils.data import show_path
+from course_utils.files import atomic_write
 
 __all__ = [
     "ARCHITECTURE_CHOICES",
@@ -56,13 +57,10 @@ __all__ = [
 
 ARCHITECTURE_CHOICES = (*models.ARCHITECTURES, "small_cnn")
 
-#: Defaults for ``--architecture small_cnn``, chosen by measurement on the 2,400 flower
-#: photos (``../shared/data``) on a 2-core CPU: plain 3x3 convolutions with one in the first
-#: stage and two in the others (1.18 M weights, about 10 s per epoch over 1,938 training
-#: photos at 96 px), flips + rotation + zoom and dropout 0.4 against overfitting, 40 epochs:
-#: 81.6 % on the 234 test photos after 8 to 9 minutes of training (478 s and 535 s in two
-#: runs; 20 epochs with flip + zoom only: 77.8 % in 3.4 minutes). See the docstring of
-#: :func:`_train_small_cnn`.
+#: Defaults for ``--architecture small_cnn`` (lesson 05's recipe), chosen by measurement on
+#: the flower photos on a 2-core CPU: plain 3x3 convolutions with one in the first stage and
+#: two in the others, flips + rotation + zoom and dropout 0.4 against overfitting, 40 epochs
+#: (the README quotes the measured accuracy and time).
 SMALL_CNN_DEFAULTS: dict[str, Any] = {
     "image_size": 96,
     "epochs": 40,
@@ -282,116 +280,69 @@ def _write_skipped(path: Path, skipped: list[tuple[Path, str, str]]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _confusion_png(path: Path, matrix: np.ndarray, class_names: list[str], title: str) -> None:
-    """Draw the confusion matrix with matplotlib's Agg canvas (no pyplot, no display)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _save_confusion_png(path: Path, matrix: list[list[int]], class_names: list[str], title: str) -> None:
+    """The test set's confusion matrix as a PNG, drawn by :func:`course_utils.plots.draw_confusion_matrix`."""
+    import io
 
-    k = len(class_names)
-    fig = Figure(figsize=(1.0 * k + 2.8, 1.0 * k + 2.2))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.imshow(matrix, cmap="cividis")
-    top = matrix.max() if matrix.size else 0
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center",
-                    color="black" if matrix[i, j] > top / 2 else "white")
-    ax.set_xticks(range(k), class_names, rotation=30, ha="right")
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from course_utils import plots
 
-
-def _evaluate(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
-
-    k = len(class_names)
-    if len(y_true) == 0:
-        return {"accuracy": None, "n_images": 0, "per_class": {}, "confusion_matrix": np.zeros((k, k), int).tolist()}
-    y_pred = probabilities.argmax(axis=1)
-    report = classification_report(y_true, y_pred, labels=list(range(k)), target_names=class_names,
-                                   output_dict=True, zero_division=0)
-    per_class = {name: {"precision": report[name]["precision"], "recall": report[name]["recall"],
-                        "f1": report[name]["f1-score"], "support": int(report[name]["support"])}
-                 for name in class_names}
-    averages = {key.replace(" avg", ""): {"precision": report[key]["precision"], "recall": report[key]["recall"],
-                                          "f1": report[key]["f1-score"]}
-                for key in ("macro avg", "weighted avg")}
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "n_images": int(len(y_true)),
-        "per_class": per_class,
-        "averages": averages,
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=list(range(k))).tolist(),
-    }
-
-
-class _BestWeights:
-    """A Keras callback that keeps the weights of the epoch with the best validation accuracy
-    (ties: lower validation loss), puts them back when training ends, and times each epoch."""
-
-    def __new__(cls, *args, **kwargs):  # built lazily so importing this module stays TF-free
-        import keras
-
-        class BestWeights(keras.callbacks.Callback):
-            def __init__(self, say):
-                super().__init__()
-                self.say = say
-                self.best = (-1.0, float("inf"))
-                self.best_epoch: int | None = None
-                self.weights = None
-                self.epoch_seconds: list[float] = []
-                self._t = 0.0
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._t = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.epoch_seconds.append(round(time.perf_counter() - self._t, 2))
-                logs = logs or {}
-                if "val_accuracy" not in logs:
-                    return
-                score = (float(logs["val_accuracy"]), float(logs.get("val_loss", 0.0)))
-                if score[0] > self.best[0] or (score[0] == self.best[0] and score[1] < self.best[1]):
-                    self.best, self.best_epoch = score, epoch
-                    self.weights = self.model.get_weights()
-
-            def on_train_end(self, logs=None):
-                if self.weights is not None:
-                    self.model.set_weights(self.weights)
-                    self.say(f"Kept the weights of epoch {self.best_epoch + 1} "
-                             f"(best validation accuracy {self.best[0]:.3f})")
-
-        return BestWeights(*args, **kwargs)
+    fig = plots.draw_confusion_matrix(np.asarray(matrix, dtype=int), class_names, title=title, standalone=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    atomic_write(path, buffer.getvalue())
 
 
 def _history(history: Any) -> dict[str, list[float]]:
     return {key: [round(float(v), 5) for v in values] for key, values in history.history.items()}
 
 
+class _EpochTimes:
+    """Seconds per epoch, through a ``keras.callbacks.LambdaCallback``."""
+
+    def __init__(self) -> None:
+        import keras
+
+        self.seconds: list[float] = []
+        self._start = 0.0
+        self.callback = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs: setattr(self, "_start", time.perf_counter()),
+            on_epoch_end=lambda epoch, logs: self.seconds.append(round(time.perf_counter() - self._start, 2)))
+
+
+def _fit(model: Any, x: Any, y: Any, validation: tuple | None, *, epochs: int, args: argparse.Namespace, say,
+         batch_size: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """``model.fit`` keeping the epoch with the best validation accuracy (when there is a validation set)."""
+    from course_utils import training
+
+    times = _EpochTimes()
+    callbacks = [times.callback]
+    best = training.keep_best_weights(epochs) if validation is not None else None
+    if best is not None:
+        callbacks.append(best)
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=validation, callbacks=callbacks,
+                        verbose=0 if args.quiet else (1 if interactive() else 2),
+                        shuffle=not hasattr(x, "element_spec"))  # a tf.data pipeline shuffles itself
+    best_epoch = None
+    if best is not None and best.best_weights is not None:
+        best_epoch = best.best_epoch + 1
+        say(f"Kept the weights of epoch {best_epoch} (best validation accuracy {best.best:.3f})")
+    return history, {"best_epoch": best_epoch, "history": _history(history), "epoch_seconds": times.seconds}
+
+
 # --------------------------------------------------------------------------- training
 
 
-def _fit_verbose(args: argparse.Namespace) -> int:
-    return 0 if args.quiet else (1 if interactive() else 2)
-
-
 def _train_small_cnn(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, say) -> tuple[Any, dict, dict]:
-    """Train :func:`course_utils.models.build_small_cnn` from scratch on decoded images.
+    """Lesson 05's network (:func:`course_utils.training.build_small_cnn`) trained from scratch.
 
-    Images are decoded once (uint8, cached on disk by ``data.load_image_arrays``) and fed
-    from memory; augmentation runs inside the model (inactive at inference). AdamW with a
-    warm-up then cosine decay, label smoothing 0.1, and the epoch with the best validation
-    accuracy is kept. See :data:`SMALL_CNN_DEFAULTS`.
+    Images are decoded once (uint8, cached on disk by ``data.load_image_arrays``) and fed from
+    memory; augmentation runs inside the model (inactive at inference). AdamW with a warm-up
+    then cosine decay and label smoothing, keeping the epoch with the best validation
+    accuracy: lesson 05's recipe with :data:`SMALL_CNN_DEFAULTS`.
     """
     import keras
-    import tensorflow as tf
 
-    from course_utils import models
+    from course_utils import training
 
     d = SMALL_CNN_DEFAULTS
     size = args.image_size or d["image_size"]
@@ -403,52 +354,35 @@ def _train_small_cnn(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, s
     say(f"Decoding images at {size} px (cached as uint8 in {config.cache_dir() / 'arrays'})")
     arrays = {key: data.load_image_arrays(split.paths, size) for key, split in inputs.splits.items()}
     labels = {key: split.labels for key, split in inputs.splits.items()}
+    one_hot = {key: keras.utils.to_categorical(y, k) for key, y in labels.items()}
     clock.lap("load_images")
 
-    def pipeline(key: str, shuffle: bool):
-        x, y = arrays[key], labels[key]
-        ds = tf.data.Dataset.from_tensor_slices((x, tf.one_hot(y, k)))
-        if shuffle:
-            ds = ds.shuffle(len(x), seed=args.seed, reshuffle_each_iteration=True)
-        ds = ds.batch(args.batch_size).map(lambda a, b: (tf.cast(a, tf.float32), b))
-        return ds.prefetch(tf.data.AUTOTUNE)
-
     config.set_seeds(args.seed)
-    aug = models.augmentation_layers(seed=args.seed, **d["augment"]) if augment else None
-    model = models.build_small_cnn(k, size, widths=d["widths"], convs_per_stage=d["convs_per_stage"],
-                                   separable=d["separable"], dropout=d["dropout"], augmentation=aug)
-    steps = max(1, -(-len(arrays["train"]) // args.batch_size)) * max(1, epochs)
-    warmup = min(steps // 10, 3 * -(-len(arrays["train"]) // args.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(lr / 10, max(1, steps - warmup), alpha=0.01,
-                                                      warmup_target=lr, warmup_steps=warmup)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=d["weight_decay"]),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=d["label_smoothing"]),
-                  metrics=["accuracy"])
+    aug = training.augmentation_layers(seed=args.seed, **d["augment"]) if augment else None
+    model = training.build_small_cnn(k, size, widths=d["widths"], convs_per_stage=d["convs_per_stage"],
+                                     separable=d["separable"], dropout=d["dropout"], augmentation=aug)
+    steps_per_epoch = max(1, -(-len(arrays["train"]) // args.batch_size))
+    training.compile_small_cnn(model, training.warmup_cosine(lr, epochs, steps_per_epoch),
+                               weight_decay=d["weight_decay"], label_smoothing=d["label_smoothing"])
     say(f"Training small_cnn from scratch: {model.count_params():,} weights, {size} px, {epochs} epochs, "
         f"{len(arrays['train'])} training images{', augmented' if augment else ''}")
     has_val = len(arrays["validation"]) > 0
-    best = _BestWeights(say)
-    history = model.fit(pipeline("train", True), validation_data=pipeline("validation", False) if has_val else None,
-                        epochs=epochs, verbose=_fit_verbose(args), callbacks=[best],
-                        shuffle=False)  # the dataset shuffles itself
+    _, fitted = _fit(model, arrays["train"], one_hot["train"],
+                     (arrays["validation"], one_hot["validation"]) if has_val else None,
+                     epochs=epochs, args=args, say=say, batch_size=args.batch_size)
     clock.lap("train")
-    test = model.predict(pipeline("test", False), verbose=0) if len(arrays["test"]) else np.zeros((0, k))
-    val = model.predict(pipeline("validation", False), verbose=0) if has_val else np.zeros((0, k))
+    test = model.predict(arrays["test"], verbose=0) if len(arrays["test"]) else np.zeros((0, k))
+    val = model.predict(arrays["validation"], verbose=0) if has_val else np.zeros((0, k))
     clock.lap("evaluate")
-    info = {"image_size": size, "epochs": epochs, "learning_rate": lr, "augment": augment,
-            "best_epoch": None if best.best_epoch is None else best.best_epoch + 1,
-            "history": _history(history), "epoch_seconds": best.epoch_seconds,
+    info = {"image_size": size, "epochs": epochs, "learning_rate": lr, "augment": augment, **fitted,
             "parameters": int(model.count_params()),
             "small_cnn": {key: (list(v) if isinstance(v, tuple) else v) for key, v in d.items()}}
     return model, {"test": test, "validation": val}, info
 
 
 def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, say) -> tuple[Any, dict, dict]:
-    """Bottlenecks (cached) -> new softmax head -> optional fine-tuning -> end-to-end model."""
-    import keras
-    import tensorflow as tf
-
-    from course_utils import features, models
+    """Bottlenecks (cached) -> lesson 06's new head -> optional fine-tuning -> end-to-end model."""
+    from course_utils import features, training
 
     arch = models.ARCHITECTURES[args.architecture]
     size = args.image_size or arch.input_size
@@ -458,7 +392,7 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
     net = models.pretrained_base(args.architecture, input_size=size)
     if net.random_weights:
         warn("RANDOM WEIGHTS: the ImageNet weights are unavailable and COURSE_ALLOW_RANDOM_WEIGHTS=1 is set. "
-              "The pipeline runs, but every accuracy this run reports is MEANINGLESS (not transfer learning).")
+             "The pipeline runs, but every accuracy this run reports is MEANINGLESS (not transfer learning).")
     clock.lap("load_network")
 
     keys = ("train", "validation", "test")
@@ -489,34 +423,20 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
                                                                       FAST_DEFAULTS["head_epochs"])
     lr = args.learning_rate if args.learning_rate is not None else HEAD_DEFAULTS["learning_rate"]
     config.set_seeds(args.seed)
-    head_in = keras.Input((dim,), name="bottleneck")
-    x = keras.layers.Dropout(HEAD_DEFAULTS["dropout"], name="head_dropout")(head_in)
-    head_out = keras.layers.Dense(k, activation="softmax", name="predictions")(x)
-    head = keras.Model(head_in, head_out, name="new_head")
-    head.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    head = training.new_head(dim, k, dropout=HEAD_DEFAULTS["dropout"], learning_rate=lr)
     has_val = len(feats["validation"]) > 0
     say(f"Training a new softmax layer on {len(feats['train'])} bottlenecks ({dim} numbers each), {epochs} epochs")
-    best = _BestWeights(say)
-    history = head.fit(feats["train"], labels["train"], batch_size=args.batch_size, epochs=epochs,
-                       validation_data=(feats["validation"], labels["validation"]) if has_val else None,
-                       callbacks=[best], verbose=_fit_verbose(args), shuffle=True)
+    _, fitted = _fit(head, feats["train"], labels["train"], (feats["validation"], labels["validation"]) if has_val else None,
+                     epochs=epochs, args=args, say=say, batch_size=args.batch_size)
     clock.lap("train")
 
     augment = bool(args.augment) and args.fine_tune
     if args.augment and not args.fine_tune:
         warn("--augment only applies while fine-tuning: the new head is trained on cached bottlenecks")
-    inputs_img = keras.Input((size, size, 3), name="image")
-    x = inputs_img
-    if augment:
-        x = models.augmentation_layers(seed=args.seed)(x)
-    x = models.preprocessing_layer(args.architecture)(x)
-    x = net.model(x, training=False)  # BatchNorm stays in inference mode, also when fine-tuning
-    model = keras.Model(inputs_img, head(x), name=f"{args.architecture}_retrained")
+    model = training.end_to_end(net, head, augmentation=training.augmentation_layers(seed=args.seed) if augment else None)
 
     info: dict[str, Any] = {
-        "image_size": size, "epochs": epochs, "learning_rate": lr, "augment": augment,
-        "best_epoch": None if best.best_epoch is None else best.best_epoch + 1, "history": _history(history),
-        "epoch_seconds": best.epoch_seconds,
+        "image_size": size, "epochs": epochs, "learning_rate": lr, "augment": augment, **fitted,
         "bottlenecks": {"extracted": result.n_extracted, "cached": result.n_cached,
                         "failed": len(result.failed), "folder": str(result.folder),
                         "extract_seconds": round(result.extract_seconds, 2),
@@ -524,44 +444,27 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
         "fine_tuned": False,
     }
 
-    def image_batches(key: str, shuffle: bool):
-        ds = tf.data.Dataset.from_tensor_slices(([os.fsencode(p) for p in paths[key]], labels[key]))
-        if shuffle:
-            ds = ds.shuffle(len(paths[key]), seed=args.seed, reshuffle_each_iteration=True)
-
-        def load(path):
-            image = tf.numpy_function(lambda p: features.read_image(os.fsdecode(p), size), [path], tf.uint8)
-            image.set_shape((size, size, 3))
-            return tf.cast(image, tf.float32)
-
-        ds = ds.map(lambda p, y: (load(p), y), num_parallel_calls=2)
-        return ds.batch(args.batch_size).prefetch(2)
+    def photos(key: str, shuffle: bool):
+        return features.image_dataset(paths[key], size, batch_size=args.batch_size, labels=labels[key],
+                                      shuffle=shuffle, seed=args.seed)
 
     if args.fine_tune:
-        names = [layer.name for layer in net.model.layers]
-        if arch.fine_tune_from not in names:
-            raise RetrainError(f"layer {arch.fine_tune_from!r} not found in {args.architecture}")
-        first = names.index(arch.fine_tune_from)
-        net.model.trainable = True
-        for i, layer in enumerate(net.model.layers):
-            layer.trainable = i >= first and not isinstance(layer, keras.layers.BatchNormalization)
+        try:
+            training.unfreeze_top(net, model, learning_rate=args.fine_tune_learning_rate)
+        except ValueError as exc:
+            raise RetrainError(str(exc)) from None
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-        model.compile(optimizer=keras.optimizers.Adam(args.fine_tune_learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         say(f"Fine-tuning from layer {arch.fine_tune_from} onwards ({trainable:,} trainable weights), "
             f"{args.fine_tune_epochs} epoch(s) at learning rate {args.fine_tune_learning_rate} "
             "(every image goes through the whole network: slow on a CPU)")
-        best_ft = _BestWeights(say)
-        ft_history = model.fit(image_batches("train", True), epochs=args.fine_tune_epochs,
-                               validation_data=image_batches("validation", False) if has_val else None,
-                               callbacks=[best_ft], verbose=_fit_verbose(args),
-                               shuffle=False)
+        _, tuned = _fit(model, photos("train", True), None, photos("validation", False) if has_val else None,
+                        epochs=args.fine_tune_epochs, args=args, say=say)
         net.model.trainable = False
         info.update(fine_tuned=True, fine_tune_from=arch.fine_tune_from, fine_tune_epochs=args.fine_tune_epochs,
-                    fine_tune_learning_rate=args.fine_tune_learning_rate, fine_tune_history=_history(ft_history))
+                    fine_tune_learning_rate=args.fine_tune_learning_rate, fine_tune_history=tuned["history"])
         clock.lap("fine_tune")
-        test = model.predict(image_batches("test", False), verbose=0) if paths["test"] else np.zeros((0, k))
-        val = model.predict(image_batches("validation", False), verbose=0) if has_val else np.zeros((0, k))
+        test = model.predict(photos("test", False), verbose=0) if paths["test"] else np.zeros((0, k))
+        val = model.predict(photos("validation", False), verbose=0) if has_val else np.zeros((0, k))
     else:
         test = head.predict(feats["test"], verbose=0) if len(feats["test"]) else np.zeros((0, k))
         val = head.predict(feats["validation"], verbose=0) if has_val else np.zeros((0, k))
@@ -630,6 +533,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tf = models.start_tensorflow()  # here, so that the checks above stay instant
     import keras
 
+    from course_utils import training
+
     clock.lap("start_tensorflow")
 
     config.set_seeds(args.seed)
@@ -646,8 +551,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # Images per class actually used in each split (after any file failed to decode).
     counts = {key: {name: int(np.sum(labels[key] == i)) for i, name in enumerate(inputs.class_names)}
               for key in ("train", "validation", "test")}
-    test = _evaluate(labels["test"], probabilities["test"], inputs.class_names)
-    val = _evaluate(labels["validation"], probabilities["validation"], inputs.class_names)
+    test = training.evaluate_predictions(labels["test"], probabilities["test"], inputs.class_names)
+    val = training.evaluate_predictions(labels["validation"], probabilities["validation"], inputs.class_names)
 
     # Everything goes into a temporary folder beside --output_dir, swapped in when all is written:
     # a failure or Ctrl-C leaves a previous model folder as it was (and the message says so).
@@ -678,8 +583,7 @@ def _write_outputs(staged: Path, model: Any, args: argparse.Namespace, inputs: _
     title += ")" if test["accuracy"] is None else f", accuracy {test['accuracy']:.1%})"
     if random_weights:
         title += "\nRANDOM WEIGHTS: meaningless"
-    _confusion_png(staged / "confusion_matrix.png", np.asarray(test["confusion_matrix"]), shown_names,
-                   title)
+    _save_confusion_png(staged / "confusion_matrix.png", test["confusion_matrix"], shown_names, title)
     clock.lap("save")
 
     metrics: dict[str, Any] = {
