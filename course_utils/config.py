@@ -83,8 +83,8 @@ def data_dir() -> Path | None:
     return Path(value).expanduser().resolve()
 
 
-def cache_dir() -> Path:
-    """The course's cache folder (created on demand).
+def cache_dir(*, create: bool = True) -> Path:
+    """The course's cache folder (created on demand; ``create=False`` only names it).
 
     ``COURSE_CACHE_DIR`` wins; otherwise ``$XDG_CACHE_HOME/pixels-to-poets`` or
     ``~/.cache/pixels-to-poets``. The data folder is treated as read-only, so caches never
@@ -96,7 +96,8 @@ def cache_dir() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME", "").strip()
         path = (Path(base) if base else Path.home() / ".cache") / "pixels-to-poets"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

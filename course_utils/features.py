@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -57,7 +58,8 @@ __all__ = [
 ]
 
 #: Bumped whenever decoding or resizing changes, so old cached features are not reused.
-PIPELINE_VERSION = 1
+#: 2: EXIF orientation applied, 16-bit images scaled, large images reduced before resizing.
+PIPELINE_VERSION = 2
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -126,7 +128,7 @@ def image_dataset(
 
     def load(path: bytes) -> tuple[np.ndarray, bool]:
         try:
-            return read_image(path.decode("utf-8"), size), True
+            return read_image(os.fsdecode(path), size), True  # any file name, UTF-8 or not
         except Exception:  # noqa: BLE001 - reported by the caller, by path
             return np.zeros((size, size, 3), np.uint8), False
 
@@ -136,7 +138,7 @@ def image_dataset(
         ok.set_shape(())
         return tf.cast(image, tf.float32), ok
 
-    names = tf.constant([str(p) for p in paths], dtype=tf.string)
+    names = tf.constant([os.fsencode(p) for p in paths], dtype=tf.string)  # any file name
     if labels is None:
         ds = tf.data.Dataset.from_tensor_slices(names)
     else:
@@ -313,6 +315,7 @@ def extract_features(
         loop_start = time.perf_counter()
         stream = image_dataset([files[todo[d][0]] for d in order], net.input_size, batch_size=batch_size)
         position = 0
+        cache_ok = True
         for images, ok in stream:
             values = forward(images).numpy().astype(np.float32)
             ok = ok.numpy()
@@ -321,7 +324,14 @@ def extract_features(
                 if not ok[j]:
                     failed.extend(files[r] for r in todo[digest])
                     continue
-                atomic_save_npy(_feature_path(folder, digest), values[j])
+                if cache_ok:
+                    try:
+                        atomic_save_npy(_feature_path(folder, digest), values[j])
+                    except OSError as exc:  # a full or read-only cache: go on, keep the features in memory
+                        cache_ok = False
+                        warnings.warn(f"could not write to the bottleneck cache {folder} ({exc.strerror or exc}); "
+                                      "going on without caching (free some space, or set COURSE_CACHE_DIR or "
+                                      "--bottleneck_dir to a disk with room)", stacklevel=2)
                 features[todo[digest]] = values[j]
                 extracted += 1
             position += len(values)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +47,35 @@ def make_messy_folder(root: Path) -> dict[str, Path]:
 def fingerprint(root: Path) -> str:
     """Names and contents of everything below ``root``, to prove nothing changed."""
     return folder_fingerprint(root)
+
+
+class LocalServer:
+    """A tiny HTTP server on 127.0.0.1 that serves one payload and counts requests."""
+
+    def __init__(self, payload: bytes, filename: str = "flower_photos.tgz"):
+        self.payload, self.filename = payload, filename
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the http.server API
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(outer.payload)))
+                self.end_headers()
+                self.wfile.write(outer.payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{self.filename}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

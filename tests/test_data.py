@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
+import os
 import socket
 import tarfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,42 +14,11 @@ import pytest
 from PIL import Image
 
 from course_utils import data
+from messy import LocalServer as _Server
 from messy import fingerprint, make_messy_folder
 
 
 # --------------------------------------------------------------------------- downloads
-
-
-class _Server:
-    """A tiny HTTP server on 127.0.0.1 that serves one payload and counts requests."""
-
-    def __init__(self, payload: bytes):
-        self.payload = payload
-        self.requests = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the http.server API
-                outer.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(outer.payload)))
-                self.end_headers()
-                self.wfile.write(outer.payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/flower_photos.tgz"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _small_tgz(tmp_path: Path) -> bytes:
@@ -236,9 +204,12 @@ def test_synthetic_dataset_is_deterministic_and_learnable_classes(tmp_path):
 
 def test_tf_dataset_decodes_resizes_batches(tmp_path):
     cases = make_messy_folder(tmp_path / "m")
+    good = sorted((tmp_path / "m" / "squares").glob("*.jpg"))[1]
+    odd = Path(os.fsdecode(os.fsencode(good.parent) + b"/caf\xe9.jpg"))  # not valid UTF-8
+    odd.write_bytes(good.read_bytes()[:-2] + b"\xff\xd9")
     report = data.validate_image_folder(tmp_path / "m")
     paths, labels, names = data.list_images(tmp_path / "m", skip=report.skipped)
-    assert cases["corrupt"] not in paths and cases["rgba"] in paths
+    assert cases["corrupt"] not in paths and cases["rgba"] in paths and odd in paths
     ds = data.make_tf_dataset(paths, labels, 32, batch_size=8)
     seen = 0
     for images, batch_labels in ds:

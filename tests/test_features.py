@@ -68,7 +68,7 @@ def test_extraction_is_cached_by_content(tmp_path, isolated_cache, tiny_mobilene
     assert first.n_extracted == 15 and first.n_cached == 0
     assert first.failed == [bad]
     assert first.ok.tolist() == [True] * 15 + [False]
-    assert first.folder.name == "mobilenet_v2-32px-random-v1"
+    assert first.folder.name == f"mobilenet_v2-32px-random-v{features.PIPELINE_VERSION}"
     assert len(list(first.folder.rglob("*.npy"))) == 15
 
     second = features.extract_features(paths + [copy], tiny_mobilenet, batch_size=4, verbose=0)

@@ -27,6 +27,8 @@ import numpy as np
 
 from course_utils import data, models
 from course_utils.cli.common import HelpFormatter, UserError
+from course_utils.cli.outputs import positive_int, terminal_safe
+from course_utils.data import show_path
 
 __all__ = ["ClassifyError", "Classifier", "Prediction", "build_parser", "classify", "expand_inputs", "load_classifier", "main"]
 
@@ -43,7 +45,7 @@ class Prediction:
     top: list[tuple[str, float]]  # (label, probability), most probable first
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "predictions": [{"label": l, "probability": p} for l, p in self.top]}
+        return {"path": show_path(self.path), "predictions": [{"label": l, "probability": p} for l, p in self.top]}
 
 
 @dataclass
@@ -115,23 +117,28 @@ def load_classifier(model: str | os.PathLike) -> Classifier:
     model_file = path / "model.keras" if path.is_dir() else path
     labels_file = folder / "labels.txt"
     if not model_file.is_file():
-        raise ClassifyError(f"no model at {model_file}: give the --output_dir of course-retrain "
+        raise ClassifyError(f"no model at {show_path(model_file)}: give the --output_dir of course-retrain "
                             "(it holds model.keras and labels.txt) or a .keras file")
     if not labels_file.is_file():
-        raise ClassifyError(f"no labels.txt next to {model_file}: it is written by course-retrain with the model")
-    labels = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raise ClassifyError(f"no labels.txt next to {show_path(model_file)}: it is written by course-retrain with the model")
+    try:
+        lines = labels_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise ClassifyError(f"cannot read {show_path(labels_file)} ({exc.strerror or exc})") from None
+    # labels are printed: escape sequences or control characters in the file must not reach the terminal
+    labels = [terminal_safe(line).strip() or f"class {i}" for i, line in enumerate(l for l in lines if l.strip())]
     models.start_tensorflow()  # only now: a wrong --model path is reported at once
     import keras
 
     try:
         net = keras.models.load_model(model_file, compile=False)
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
-        raise ClassifyError(f"cannot load the model {model_file}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise ClassifyError(f"cannot load the model {show_path(model_file)}: {type(exc).__name__}: {str(exc)[:300]}") from exc
     shape = net.input_shape
     if shape[-1] != 3 or shape[1] is None or shape[1] != shape[2]:
-        raise ClassifyError(f"{model_file} takes inputs of shape {shape}; expected square RGB images")
+        raise ClassifyError(f"{show_path(model_file)} takes inputs of shape {shape}; expected square RGB images")
     if net.output_shape[-1] != len(labels):
-        raise ClassifyError(f"{model_file} predicts {net.output_shape[-1]} classes but {labels_file} names "
+        raise ClassifyError(f"{show_path(model_file)} predicts {net.output_shape[-1]} classes but {show_path(labels_file)} names "
                             f"{len(labels)}")
     metrics: dict[str, Any] = {}
     try:
@@ -161,8 +168,17 @@ def classify(model: str | os.PathLike, images: Sequence[str | os.PathLike], *, t
     return load_classifier(model).predict_files(expand_inputs(images), top_k=top_k)
 
 
+class _UsageError(Exception):
+    """A bad command line (reported as JSON too when ``--json`` is given)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print and exit; main decides how to report it
+        raise _UsageError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="course-classify",
         description="Print the most likely labels of images, using a model made by course-retrain.",
         formatter_class=HelpFormatter,
@@ -170,47 +186,89 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True,
                         help="the --output_dir of course-retrain (holds model.keras and labels.txt)")
     parser.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
-    parser.add_argument("--top_k", type=int, default=3, help="how many labels to show per image")
-    parser.add_argument("--batch_size", type=int, default=32, help="images per forward pass")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--top_k", type=positive_int, default=3, help="how many labels to show per image (1 or more)")
+    parser.add_argument("--batch_size", type=positive_int, default=32, help="images per forward pass (1 or more)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document on standard output, also when something fails (then "
+                             "with an \"error\" field and a non-zero exit status); paths are written as "
+                             "course_utils.data.show_path writes them")
     return parser
 
 
+def _json_document(error: str | None = None, classifier: Classifier | None = None,
+                   predictions: Sequence[Prediction] = (), failures: Sequence[tuple[Path, str]] = ()) -> str:
+    doc: dict[str, Any] = {
+        "error": error,
+        "model": None if classifier is None else show_path(classifier.folder),
+        "random_weights": None if classifier is None else classifier.random_weights,
+        "results": [p.to_dict() for p in predictions],
+        "errors": [{"path": show_path(p), "error": why} for p, why in failures],
+    }
+    return json.dumps(doc, indent=2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``course-classify``; returns the exit status (0: something was classified)."""
-    args = build_parser().parse_args(argv)
-    if args.top_k < 1:
-        print("error: --top_k must be at least 1", file=sys.stderr)
+    """Entry point of ``course-classify``; returns the exit status (0: something was classified).
+
+    With ``--json`` exactly one JSON document is printed on standard output whatever happens
+    (a bad option, a missing or broken model, no readable image, Ctrl-C): ``error`` is null
+    on success and says what went wrong otherwise, and the exit status is non-zero.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        if as_json:
+            print(_json_document(f"bad command line: {exc}"))
+        else:
+            parser.print_usage(sys.stderr)
+            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+    classifier: Classifier | None = None
+    predictions: list[Prediction] = []
+    failures: list[tuple[Path, str]] = []
+
+    def fail(message: str, status: int = 1) -> int:
+        if as_json:
+            print(_json_document(message, classifier, predictions, failures), flush=True)
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return status
+
     try:
         classifier = load_classifier(args.model)
+        files = expand_inputs(args.images)
+        predictions, failures = classifier.predict_files(files, top_k=args.top_k, batch_size=args.batch_size)
     except ClassifyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    files = expand_inputs(args.images)
-    predictions, failures = classifier.predict_files(files, top_k=args.top_k, batch_size=max(1, args.batch_size))
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001 - with --json the caller still gets a document
+        if not as_json:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        return fail(f"{type(exc).__name__}: {str(exc)[:300]}")
     if classifier.random_weights:
         print("WARNING: this model was trained on features of a network with RANDOM weights "
               "(COURSE_ALLOW_RANDOM_WEIGHTS=1): its predictions are meaningless.", file=sys.stderr)
     for path, why in failures:
-        print(f"WARNING: cannot classify {path}: {why}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"model": str(classifier.folder), "random_weights": classifier.random_weights,
-                          "results": [p.to_dict() for p in predictions],
-                          "errors": [{"path": str(p), "error": why} for p, why in failures]}, indent=2))
+        print(f"WARNING: cannot classify {show_path(path)}: {why}", file=sys.stderr)
+    if not files:
+        return fail("no images found in the paths given")
+    if not predictions:
+        return fail(f"none of the {len(files)} file(s) could be classified")
+    if as_json:
+        print(_json_document(None, classifier, predictions, failures))
     else:
         for prediction in predictions:
-            print(prediction.path)
+            print(show_path(prediction.path))
             for label, probability in prediction.top:
                 print(f"  {label:<24} {probability:.3f}")
-    if not files:
-        print("error: no images found in the paths given", file=sys.stderr)
-        return 1
-    if not predictions:
-        print(f"error: none of the {len(files)} file(s) could be classified", file=sys.stderr)
-        return 1
-    if failures and not args.json:
-        print(f"{len(predictions)} image(s) classified, {len(failures)} could not be read", file=sys.stderr)
+        if failures:
+            print(f"{len(predictions)} image(s) classified, {len(failures)} could not be read", file=sys.stderr)
     return 0
 
 

@@ -34,15 +34,16 @@ def interactive() -> bool:
 
 
 def exit_status(body: Callable[[], int], user_errors: tuple[type[BaseException], ...],
-                interrupted: str = "interrupted") -> int:
+                interrupted: str | Callable[[], str] = "interrupted") -> int:
     """Run ``body``; a user error becomes ``error: ...`` and status 1, Ctrl-C status 130.
 
-    Anything else (a bug) keeps its traceback.
+    ``interrupted`` is the message for Ctrl-C, or a function that says what happened at that
+    moment. Anything else (a bug) keeps its traceback.
     """
     try:
         return body()
     except KeyboardInterrupt:
-        print(f"\n{interrupted}", file=sys.stderr)
+        print(f"\n{interrupted() if callable(interrupted) else interrupted}", file=sys.stderr)
         return 130
     except (UserError, *user_errors) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

@@ -25,6 +25,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -37,6 +38,8 @@ import numpy as np
 
 from course_utils import config, data, models
 from course_utils.cli.common import HelpFormatter, UserError, exit_status, interactive, warn
+from course_utils.cli.outputs import StagedOutput, check_output_dir
+from course_utils.data import show_path
 from course_utils.files import atomic_write
 
 __all__ = [
@@ -145,8 +148,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(args)
         return 0
 
+    def interrupted() -> str:
+        if _stage is not None:
+            outcome = _stage.outcome()
+        else:
+            target = show_path(args.output_dir)
+            outcome = (f"{target} was not changed: the previous model there is intact" if Path(args.output_dir).exists()
+                       else f"nothing was written to {target}")
+        return f"interrupted: {outcome} (bottleneck features already computed stay cached for the next run)"
+
     return exit_status(body, (data.ImageFolderError, data.DataNotFoundError, models.WeightsUnavailableError),
-                       "interrupted: nothing was written for this run beyond the features already cached")
+                       interrupted)
 
 
 def retrain(image_dir: str | os.PathLike, **options: Any) -> dict[str, Any]:
@@ -192,11 +204,9 @@ class _Clock:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+    """True when ``path`` is ``folder`` or lies below it (links followed; never raises on a loop)."""
+    inner, outer = os.path.realpath(path), os.path.realpath(folder)
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -214,28 +224,28 @@ _IGNORED_KINDS = {"nested-too-deep", "not-in-class-folder", "not-an-image-extens
 def _check_folder(args: argparse.Namespace, say) -> _Inputs:
     root = Path(args.image_dir)
     report = data.validate_image_folder(root)
-    say(f"Checked {root}: {len(report.class_counts)} class(es), {sum(report.class_counts.values())} usable images")
+    say(f"Checked {show_path(root)}: {len(report.class_counts)} class(es), {sum(report.class_counts.values())} usable images")
     skipped: list[tuple[Path, str, str]] = []
     seen_duplicates: set[Path] = set()
     for issue in report.issues:
         if issue.fatal:
             continue
         if issue.skip:
-            warn(f"skipping {issue.path}: {issue.message}")
+            warn(f"skipping {show_path(issue.path)}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
         elif issue.kind == "duplicate":
-            warn(f"skipping {issue.path}: {issue.message}")
+            warn(f"skipping {show_path(issue.path)}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
             seen_duplicates.add(issue.path)
         elif issue.kind in _IGNORED_KINDS:
-            warn(f"ignoring {issue.path}: {issue.message}")
+            warn(f"ignoring {show_path(issue.path)}: {issue.message}")
             skipped.append((issue.path, issue.kind, issue.message))
         else:
-            say(f"  note: {issue.path}: {issue.message}")
+            say(f"  note: {show_path(issue.path)}: {issue.message}")
     fatal = [i for i in report.issues if i.fatal]
     if fatal:
-        lines = [f"{root} cannot be used for training:"]
-        lines += [f"  {i.path}: {i.message}" for i in fatal]
+        lines = [f"{show_path(root)} cannot be used for training:"]
+        lines += [f"  {show_path(i.path)}: {i.message}" for i in fatal]
         lines.append("Nothing was trained and no file was changed. Fix the folder and run again.")
         raise RetrainError("\n".join(lines))
     splits = data.split_folder(root, validation_percentage=args.validation_percentage,
@@ -244,13 +254,13 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
     names = splits["train"].class_names
     lost = sorted(set(report.class_counts) - set(names))
     if lost:
-        raise RetrainError(f"class folder(s) {', '.join(lost)} in {root} have no usable image left after "
+        raise RetrainError(f"class folder(s) {', '.join(map(show_path, lost))} in {show_path(root)} have no usable image left after "
                            "skipping duplicates; add images or remove the folder(s).")
     counts = splits["train"].counts()
     missing = [name for name, n in counts.items() if n == 0]
     if missing:
         raise RetrainError(
-            f"class(es) {', '.join(missing)} have no training image: all their images fell into the "
+            f"class(es) {', '.join(map(show_path, missing))} have no training image: all their images fell into the "
             f"validation/test sets (chosen by a hash of the file name). Add more images to them "
             f"(about 100 per class is a good start) or lower --validation_percentage/--testing_percentage.")
     if len(splits["test"]) == 0:
@@ -259,14 +269,14 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
         warn("the validation set is empty: the final epoch's model is kept")
     small = [name for name, n in counts.items() if n < 20]
     if small:
-        warn(f"few training images in {', '.join(small)} (under 20); about 100 per class is a good start")
+        warn(f"few training images in {', '.join(map(show_path, small))} (under 20); about 100 per class is a good start")
     return _Inputs(splits, names, skipped)
 
 
 def _write_skipped(path: Path, skipped: list[tuple[Path, str, str]]) -> None:
     lines = ["# Files and folders of --image_dir that were not used for training (nothing was changed).",
              "# path\tproblem\tdetails"]
-    lines += [f"{p}\t{kind}\t{why}" for p, kind, why in skipped]
+    lines += [f"{show_path(p)}\t{kind}\t{why}" for p, kind, why in skipped]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -468,8 +478,14 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
 # --------------------------------------------------------------------------- the run
 
 
+#: The output staging of the current run (for a truthful message when it is interrupted).
+_stage: StagedOutput | None = None
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Do what ``course-retrain`` does with parsed ``args``; return the metrics dict."""
+    global _stage
+    _stage = None
     clock = _Clock()
     quiet = args.quiet
 
@@ -480,12 +496,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     image_dir = Path(args.image_dir)
     output_dir = Path(args.output_dir)
     if not image_dir.is_dir():
-        raise RetrainError(f"--image_dir {image_dir} is not a folder; give the folder that holds one "
+        raise RetrainError(f"--image_dir {show_path(image_dir)} is not a folder; give the folder that holds one "
                            "sub-folder of images per class")
     for option, value in (("--output_dir", output_dir), ("--bottleneck_dir", args.bottleneck_dir)):
         if value is not None and _inside(Path(value), image_dir):
-            raise RetrainError(f"{option} {value} is inside --image_dir {image_dir}; choose a folder elsewhere "
-                               "(the image folder is only read, never written)")
+            raise RetrainError(f"{option} {show_path(value)} is inside --image_dir {show_path(image_dir)}; choose a "
+                               "folder elsewhere (the image folder is only read, never written)")
+    data.check_cache_dir(image_dir)  # before anything creates the cache folder
     if config.fast_mode():
         changed = []
         if args.max_images_per_class is None:
@@ -505,6 +522,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             and args.validation_percentage + args.testing_percentage < 100):
         raise RetrainError("--validation_percentage and --testing_percentage must be 0-99 and leave "
                            "images for training")
+    # before any work: a wrong --output_dir (a file, unwritable, a full disk) fails now, not after training
+    output_dir = check_output_dir(output_dir, OUTPUT_FILES, say=say)
 
     inputs = _check_folder(args, say)
     say("Images per split (by file-name hash): "
@@ -535,16 +554,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     test = training.evaluate_predictions(labels["test"], probabilities["test"], inputs.class_names)
     val = training.evaluate_predictions(labels["validation"], probabilities["validation"], inputs.class_names)
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save(output_dir / "model.keras")
-    (output_dir / "labels.txt").write_text("\n".join(inputs.class_names) + "\n", encoding="utf-8")
-    _write_skipped(output_dir / "skipped_files.txt", inputs.skipped)
+    # Everything goes into a temporary folder beside --output_dir, swapped in when all is written:
+    # a failure or Ctrl-C leaves a previous model folder as it was (and the message says so).
+    stage = _stage = StagedOutput(output_dir)
+    shown_names = [show_path(name) for name in inputs.class_names]  # any folder name, printable
+    try:
+        with stage:
+            metrics = _write_outputs(stage.path, model, args, inputs, info, test, val, counts, shown_names,
+                                     image_dir, clock, tf, keras)
+            stage.commit()
+    except OSError as exc:
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise RetrainError(f"could not write the results ({why}): {stage.outcome()}. Free some space or "
+                           "choose another --output_dir, then run again (cached features are reused)") from None
+    _print_summary(metrics, output_dir, inputs)
+    return metrics
+
+
+def _write_outputs(staged: Path, model: Any, args: argparse.Namespace, inputs: _Inputs, info: dict[str, Any],
+                   test: dict[str, Any], val: dict[str, Any], counts: dict[str, Any], shown_names: list[str],
+                   image_dir: Path, clock: _Clock, tf: Any, keras: Any) -> dict[str, Any]:
+    """Write every output file into ``staged`` (the temporary folder); return the metrics."""
+    model.save(staged / "model.keras")
+    (staged / "labels.txt").write_text("\n".join(shown_names) + "\n", encoding="utf-8")
+    _write_skipped(staged / "skipped_files.txt", inputs.skipped)
     random_weights = bool(info.get("random_weights"))
     title = f"{args.architecture}: test set ({test['n_images']} images"
     title += ")" if test["accuracy"] is None else f", accuracy {test['accuracy']:.1%})"
     if random_weights:
         title += "\nRANDOM WEIGHTS: meaningless"
-    _save_confusion_png(output_dir / "confusion_matrix.png", test["confusion_matrix"], inputs.class_names, title)
+    _save_confusion_png(staged / "confusion_matrix.png", test["confusion_matrix"], shown_names, title)
     clock.lap("save")
 
     metrics: dict[str, Any] = {
@@ -554,29 +593,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_accuracy": test["accuracy"],
         "validation_accuracy": val["accuracy"],
         "test": test,
-        "class_names": inputs.class_names,
+        "class_names": shown_names,
         "counts": {key: {"total": int(sum(c.values())), "per_class": c} for key, c in counts.items()},
         "skipped_files": len(inputs.skipped),
         "times_seconds": {**clock.stages, "total": clock.total()},
         "cpu_seconds": {**clock.cpu, "total": round(sum(clock.cpu.values()), 2)},
         "machine": {"cpus": config.detect_environment().cpus,
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None},
-        "image_dir": str(image_dir.resolve()),
+        "image_dir": show_path(image_dir.resolve()),
         "settings": {key: value for key, value in vars(args).items()},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **info,
     }
     metrics["times_seconds"]["total"] = clock.total()
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
-    _print_summary(metrics, output_dir, inputs)
+    (staged / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
     return metrics
 
 
 def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -> None:
     line = "=" * 72
     out = [line, f"course-retrain: {metrics['architecture']} on {len(inputs.class_names)} classes "
-                 f"({', '.join(inputs.class_names)})"]
+                 f"({', '.join(map(show_path, inputs.class_names))})"]
     counts = metrics["counts"]
     out.append(f"  images: train {counts['train']['total']}, validation {counts['validation']['total']}, "
                f"test {counts['test']['total']}; skipped {metrics['skipped_files']} (see skipped_files.txt)")
@@ -587,7 +625,7 @@ def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -
         out.append(f"  test accuracy: {acc:.1%} on {metrics['test']['n_images']} held-out images"
                    + ("   <-- MEANINGLESS: RANDOM WEIGHTS" if metrics["random_weights"] else ""))
         for name, row in metrics["test"]["per_class"].items():
-            out.append(f"    {name:<20} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
+            out.append(f"    {show_path(name):<20} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
                        f"F1 {row['f1']:.2f}  ({row['support']} images)")
     if "bottlenecks" in metrics:
         b = metrics["bottlenecks"]
@@ -595,8 +633,8 @@ def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -
     times = metrics["times_seconds"]
     out.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items() if k != "total")
                + f"; total {times['total']:.1f} s")
-    out.append(f"  written to {output_dir}: " + ", ".join(OUTPUT_FILES))
-    out.append(f"  try it:  course-classify --model {output_dir} some_photo.jpg")
+    out.append(f"  written to {show_path(output_dir)}: " + ", ".join(OUTPUT_FILES))
+    out.append(f"  try it:  course-classify --model {show_path(output_dir)} some_photo.jpg")
     if metrics["random_weights"]:
         out.append("  !! The network had RANDOM weights (COURSE_ALLOW_RANDOM_WEIGHTS=1, ImageNet weights")
         out.append("  !! unavailable). The accuracy above is MEANINGLESS: it is not a transfer-learning result.")
