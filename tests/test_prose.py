@@ -174,7 +174,7 @@ def _lessons_named(text: str) -> set[int]:
     return found
 
 
-def test_readme_and_lesson_00_agree_on_when_each_assignment_fits():
+def test_readme_lesson_00_and_the_assignments_agree_on_when_each_assignment_fits():
     readme = (ROOT / "README.md").read_text()
     welcome = "".join("".join(c["source"]) for c in cells(ROOT / "notebooks" / "00_welcome.ipynb"))
     for ps in ("ps1_pixels", "ps2_cnn", "ps3_transfer"):
@@ -183,3 +183,8 @@ def test_readme_and_lesson_00_agree_on_when_each_assignment_fits():
         assert in_readme and in_welcome, ps
         assert _lessons_named(in_readme.group(1)) == _lessons_named(in_welcome.group(1)), (
             ps, in_readme.group(1), in_welcome.group(1))
+        header = "".join(cells(ROOT / "solutions" / ps / f"{ps}.ipynb")[0]["source"])
+        in_assignment = re.search(r"\*After lessons? ([^·*]*)", header)
+        assert in_assignment, f"solutions/{ps}: no '*After lessons ...' in its first cell"
+        assert _lessons_named(in_assignment.group(1)) == _lessons_named(in_readme.group(1)), (
+            ps, in_assignment.group(1), in_readme.group(1))

@@ -328,7 +328,7 @@ def test_random_labels_memorised_but_chance_on_held_out_data(keras):
         "held-out data stays near 1/K": abs(test_acc - 1 / k) < 0.05,
         "can climb far above 10%": train_acc > 0.5,
         "`fit` raises an error": raised,
-        "In the first epoch": abs(history.history["accuracy"][0] - 1 / k) < 0.05,
+        "In the first epoch": history.history["accuracy"][0] < 2 / k,  # near chance, far below what it reaches
         "stuck at exactly 10%": train_acc == 1 / k,
     })
 
@@ -978,7 +978,8 @@ def test_zz_every_mutated_mark_is_caught(capsys):
     flagged = sorted(q.id for lesson in lessons() for q in load_bank(lesson) if q.claim)
     missing = [qid for qid in flagged if qid not in VERDICTS]
     if missing:
-        pytest.skip(f"needs the verdicts of the claim tests for {missing}: run the whole file")
+        pytest.skip(f"needs the verdicts of the claim tests of {len(missing)} question(s), e.g. {missing[:3]}: "
+                    "run the whole file")
     caught = total = 0
     escaped = []
     for qid in flagged:
