@@ -630,7 +630,10 @@ def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -
     else:
         out.append(f"  test accuracy: {acc:.1%} on {metrics['test']['n_images']} held-out images"
                    + ("   <-- MEANINGLESS: RANDOM WEIGHTS" if metrics["random_weights"] else ""))
-        for name, row in metrics["test"]["per_class"].items():
+        per_class = list(metrics["test"]["per_class"].items())
+        if len(per_class) > 30:  # many classes: the summary stays short, metrics.json has them all
+            out.append(f"    (the first 30 of {len(per_class)} classes; metrics.json has every one)")
+        for name, row in per_class[:30]:
             out.append(f"    {show_path(name):<20} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
                        f"F1 {row['f1']:.2f}  ({row['support']} images)")
     if "bottlenecks" in metrics:
