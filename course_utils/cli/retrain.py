@@ -254,13 +254,13 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
     names = splits["train"].class_names
     lost = sorted(set(report.class_counts) - set(names))
     if lost:
-        raise RetrainError(f"class folder(s) {', '.join(map(show_path, lost))} in {show_path(root)} have no usable image left after "
+        raise RetrainError(f"class folder(s) {_listed(lost)} in {show_path(root)} have no usable image left after "
                            "skipping duplicates; add images or remove the folder(s).")
     counts = splits["train"].counts()
     missing = [name for name, n in counts.items() if n == 0]
     if missing:
         raise RetrainError(
-            f"class(es) {', '.join(map(show_path, missing))} have no training image: all their images fell into the "
+            f"class(es) {_listed(missing)} have no training image: all their images fell into the "
             f"validation/test sets (chosen by a hash of the file name). Add more images to them "
             f"(about 100 per class is a good start) or lower --validation_percentage/--testing_percentage.")
     if len(splits["test"]) == 0:
@@ -269,8 +269,14 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
         warn("the validation set is empty: the final epoch's model is kept")
     small = [name for name, n in counts.items() if n < 20]
     if small:
-        warn(f"few training images in {', '.join(map(show_path, small))} (under 20); about 100 per class is a good start")
+        warn(f"few training images in {_listed(small)} (under 20); about 100 per class is a good start")
     return _Inputs(splits, names, skipped)
+
+
+def _listed(names: Sequence[str], most: int = 8) -> str:
+    """Names for a message, at most ``most`` of them (a folder of 200 classes stays readable)."""
+    shown = ", ".join(show_path(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _write_skipped(path: Path, skipped: list[tuple[Path, str, str]]) -> None:
@@ -614,7 +620,7 @@ def _write_outputs(staged: Path, model: Any, args: argparse.Namespace, inputs: _
 def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -> None:
     line = "=" * 72
     out = [line, f"course-retrain: {metrics['architecture']} on {len(inputs.class_names)} classes "
-                 f"({', '.join(map(show_path, inputs.class_names))})"]
+                 f"({_listed(inputs.class_names, 12)})"]
     counts = metrics["counts"]
     out.append(f"  images: train {counts['train']['total']}, validation {counts['validation']['total']}, "
                f"test {counts['test']['total']}; skipped {metrics['skipped_files']} (see skipped_files.txt)")
@@ -624,7 +630,10 @@ def _print_summary(metrics: dict[str, Any], output_dir: Path, inputs: _Inputs) -
     else:
         out.append(f"  test accuracy: {acc:.1%} on {metrics['test']['n_images']} held-out images"
                    + ("   <-- MEANINGLESS: RANDOM WEIGHTS" if metrics["random_weights"] else ""))
-        for name, row in metrics["test"]["per_class"].items():
+        per_class = list(metrics["test"]["per_class"].items())
+        if len(per_class) > 30:  # many classes: the summary stays short, metrics.json has them all
+            out.append(f"    (the first 30 of {len(per_class)} classes; metrics.json has every one)")
+        for name, row in per_class[:30]:
             out.append(f"    {show_path(name):<20} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
                        f"F1 {row['f1']:.2f}  ({row['support']} images)")
     if "bottlenecks" in metrics:
