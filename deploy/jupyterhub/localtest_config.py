@@ -23,6 +23,7 @@ c.ConfigurableHTTPProxy.command = [os.environ.get("COURSE_HUB_PROXY", "configura
 c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = f"{state}/jupyterhub_cookie_secret"
 c.JupyterHub.pid_file = f"{state}/jupyterhub.pid"
+c.Spawner.env_keep.append("LD_LIBRARY_PATH")  # the test's copy of the interpreter needs it
 c.Spawner.port = 0  # random free port per server
 c.JupyterHub.services = [{"name": "hub-test-driver", "api_token": os.environ["COURSE_HUB_TEST_TOKEN"]}]
 c.JupyterHub.load_roles = [
