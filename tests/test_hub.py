@@ -257,17 +257,26 @@ def hub_class():
                 return False
 
         course_hub.wait_for(hub_up, 120, "the hub to answer")
+        phases = {"set-up and hub start": time.monotonic() - started}
+        mark = time.monotonic()
+
+        def phase(name):
+            nonlocal mark
+            phases[name] = time.monotonic() - mark
+            mark = time.monotonic()
         for name in users:
             hub.login(name)
         for name in users:
             hub.start_server(name)
         for name in users:
             hub.wait_ready(name)
+        phase("3 logins and servers")
 
         # Instructor: generate the student version (records the assignment in the
         # PostgreSQL gradebook) and release it to the exchange.
         hub.formgrader(instructor, "POST", f"assignment/{ASSIGNMENT}/assign")
         hub.formgrader(instructor, "POST", f"assignment/{ASSIGNMENT}/release")
+        phase("generate and release")
 
         solutions = nbformat.read(REPO / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
         answer_ids = [_grade_id(c) for c in _answer_cells(solutions)]
@@ -285,9 +294,11 @@ def hub_class():
             r = hub.user(name, "POST", "assignments/submit", data={"assignment_id": ASSIGNMENT, "course_id": COURSE})
             assert r.json().get("success"), r.text[:2000]
 
+        phase("fetch, fill, validate, submit")
         hub.formgrader(instructor, "POST", f"assignment/{ASSIGNMENT}/collect")
         for name in (alice, bob):
             hub.formgrader(instructor, "POST", f"submission/{ASSIGNMENT}/{name}/autograde")
+        phase("collect and autograde")
         hub.formgrader(instructor, "POST", f"assignment/{ASSIGNMENT}/generate_feedback")
         hub.formgrader(instructor, "POST", f"assignment/{ASSIGNMENT}/release_feedback")
         submissions = hub.formgrader(instructor, "GET", f"submissions/{ASSIGNMENT}")
@@ -295,11 +306,12 @@ def hub_class():
             r = hub.user(name, "POST", "assignments/fetch_feedback",
                          data={"assignment_id": ASSIGNMENT, "course_id": COURSE})
             assert r.json().get("success"), r.text[:2000]
+        phase("feedback")
 
         yield {
             "hub": hub, "tmp": tmp, "pg": pg, "instructor": instructor, "alice": alice, "bob": bob,
             "prefix": prefix, "prefix_env": prefix_env, "solutions": solutions, "wrong": wrong, "listed": listed, "validated": validated,
-            "submissions": {s["student"]: s for s in submissions}, "seconds": time.monotonic() - started,
+            "submissions": {s["student"]: s for s in submissions}, "seconds": time.monotonic() - started, "phases": phases,
         }
     except BaseException:
         log_file = tmp / "hub" / "hub.log"
@@ -448,4 +460,5 @@ print(json.dumps(out))
     assert r.status_code in (302, 403, 404), r.status_code
     # The instructor's server does have it.
     assert hub.user(instructor, "GET", "formgrader/api/status").json() == {"status": True}
-    print(f"hub round trip (start, 3 logins and servers, release to feedback): {hub_class['seconds']:.0f} s")
+    print(f"\nhub round trip: {hub_class['seconds']:.0f} s (" + ", ".join(
+        f"{k} {v:.0f} s" for k, v in hub_class["phases"].items()) + ")")
