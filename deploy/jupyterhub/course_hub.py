@@ -22,7 +22,6 @@ import pwd
 import secrets
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import time
