@@ -328,14 +328,29 @@ def hub_class():
                     proc.wait(60)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
-        for name in users:
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)  # servers left behind
+        _kill_leftovers(users)
         if pg is not None:
             pg.stop()
         for name in users:
             subprocess.run(["userdel", "--remove", name], capture_output=True)
             subprocess.run(["groupdel", name], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _kill_leftovers(users: list[str]) -> None:
+    """Kill, by process id, anything still running as the test's own (new) users."""
+    uids = set()
+    for name in users:
+        try:
+            uids.add(pwd.getpwnam(name).pw_uid)
+        except KeyError:
+            pass
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and proc.stat().st_uid in uids:
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
 
 
 def as_user(hub_class, name: str, code: str) -> dict:
