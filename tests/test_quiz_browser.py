@@ -360,8 +360,16 @@ def _serious(entries: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- the tests
 
 
+def _show_quiz_cell(page) -> None:
+    """Make the quiz cell the active one, scrolled into view (JupyterLab renders lazily)."""
+    index = _cell_index(page, "show_quiz(")
+    page.evaluate(f"i => {{ {_PANEL}.content.activeCellIndex = i;"
+                  f" return {_PANEL}.content.scrollToItem(i, 'start'); }}", index)
+
+
 def test_student_runs_a_lesson_answers_its_quiz_and_comes_back(sync_api, lab, page):
     expect = sync_api.expect
+    expect.set_options(timeout=STEP_MS)
     bank = load_bank(LESSON)
     picked = _pick_questions(bank)
     path = f"{LESSON}.ipynb"
@@ -370,6 +378,7 @@ def test_student_runs_a_lesson_answers_its_quiz_and_comes_back(sync_api, lab, pa
     _open(page, lab, path)
     expect(page.get_by_text("Would you like to get notified about official Jupyter news?")).to_have_count(0)
     _run_all(page)
+    _show_quiz_cell(page)
     quiz = page.locator(".course-quiz")
     expect(quiz).to_be_visible()
     expect(quiz).to_contain_text(f"Quiz {bank.number}: {bank.title}")
@@ -395,6 +404,7 @@ def test_student_runs_a_lesson_answers_its_quiz_and_comes_back(sync_api, lab, pa
     _save(page)
     page.reload(wait_until="domcontentloaded")
     _open(page, lab, path)
+    _show_quiz_cell(page)
     expect(page.locator(".course-quiz")).to_be_visible()
     expect(score_line).to_contain_text(expected)
     expect(page.get_by_text("Error displaying widget")).to_have_count(0)
@@ -424,6 +434,7 @@ def test_student_runs_a_lesson_answers_its_quiz_and_comes_back(sync_api, lab, pa
     page.evaluate(f"() => {_PANEL}.sessionContext.session.kernel.shutdown()")
     page.reload(wait_until="domcontentloaded")
     _open(page, lab, path)
+    _show_quiz_cell(page)
     expect(static).to_be_visible()
     expect(page.get_by_text("Error displaying widget")).to_have_count(0)
     expect(page.locator(".jupyter-widgets-disconnected:visible")).to_have_count(0)
