@@ -54,7 +54,7 @@ CHROMIUM_ARGS = [
 STEP_MS = 120_000
 RUN_ALL_MS = 480_000
 LESSON = "03_cnn_from_scratch"
-EXERCISE = ROOT / "exercises" / "ps2_cnn"
+EXERCISE = ROOT / "exercises" / "ps1_pixels"  # no TensorFlow: Validate answers quickly
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -400,6 +400,17 @@ def test_student_runs_a_lesson_answers_its_quiz_and_comes_back(sync_api, lab, pa
     report = _axe(page, "axe_report.json")
     assert not _serious(report["course"]), json.dumps(_serious(report["course"]), indent=1)
 
+    # the dark theme: verdicts and feedback stay readable (axe checks their contrast)
+    page.evaluate("() => jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    _show_quiz_cell(page)
+    expect(_status(page, picked["right_first"])).to_contain_text("Correct!")
+    dark = _axe(page, "axe_report_dark.json")
+    assert not _serious(dark["course"]), json.dumps(_serious(dark["course"]), indent=1)
+    _shot(page, "quiz_dark.png")
+    page.evaluate("() => jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+
     # save, reload the page: the kernel still runs, so the quiz is live again
     _save(page)
     page.reload(wait_until="domcontentloaded")
@@ -451,3 +462,30 @@ def _harmless_console_error(message: str) -> bool:
     """Console errors JupyterLab itself logs in an offline, sandboxed test server."""
     return bool(re.search(r"Failed to load resource: the server responded with a status of 404"
                           r"|net::ERR_|favicon", message))
+
+
+def test_student_validates_an_exercise(sync_api, lab, page):
+    """nbgrader's Validate button (installed for students by binder/) runs the exercise and
+    says which tests fail; the instructor's formgrader is not offered."""
+    expect = sync_api.expect
+    expect.set_options(timeout=STEP_MS)
+    exercise = next((p for p in sorted(lab.root.glob("ps*/*.ipynb"))), None)
+    if exercise is None:
+        pytest.skip(f"no exercise notebook under {EXERCISE} (python tools/generate_exercises.py makes them)")
+    path = exercise.relative_to(lab.root).as_posix()
+    _open(page, lab, path)
+    expect(page.get_by_role("menuitem", name="Formgrader")).to_have_count(0)
+    panel_id = page.evaluate(f"() => {_PANEL}.id")
+    toolbar = page.locator(f"[id='{panel_id}'] .jp-NotebookPanel-toolbar")
+    toolbar.get_by_text("Validate", exact=True).click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_be_visible(timeout=RUN_ALL_MS)
+    expect(dialog).to_contain_text("Validation Results")
+    _shot(page, "validate.png")
+    # nothing is answered yet: Validate names a failing test cell and the unanswered function
+    expect(dialog).to_contain_text("failed")
+    expect(dialog).to_contain_text("NotImplementedError")
+    dialog.get_by_role("button", name="Ok").click()
+    expect(dialog).to_have_count(0)
+    unexpected = [m for m in page.console_errors if not _harmless_console_error(m)]
+    assert not unexpected, unexpected
