@@ -549,3 +549,41 @@ def test_shuffled_widget_maps_positions_back_to_options():
         assert "Correct!" in qw.status.value, qw.question.id
     assert widget.score().correct == len(quiz)
     assert widget.score().first_try == len(quiz)
+
+
+def _contrast(fg: str, bg: str) -> float:
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_feedback_colours_are_readable_in_light_and_dark_themes():
+    """WCAG AA (4.5:1) against white and against JupyterLab Dark's page and cell backgrounds."""
+    light_block, dark_block = re.findall(r"\{([^}]*--cq-ok[^}]*)\}", qz._STYLE)
+    for block, backgrounds in ((light_block, ["#ffffff"]), (dark_block, ["#111111", "#212121"])):
+        colours = dict(re.findall(r"--cq-(ok|bad|muted):\s*(#[0-9a-fA-F]{6})", block))
+        assert set(colours) == {"ok", "bad", "muted"}
+        for name, colour in colours.items():
+            for bg in backgrounds:
+                assert _contrast(colour, bg) >= 4.5, (name, colour, bg)
+    # the inline fallbacks (no stylesheet, e.g. a sanitised page) are the light-theme colours
+    for var in ("ok", "bad", "muted"):
+        fallback = re.search(rf"var\(--cq-{var}, (#[0-9a-f]{{6}})\)", getattr(qz, {"ok": "_OK", "bad": "_BAD",
+                                                                                  "muted": "_NEUTRAL"}[var]))
+        assert fallback and _contrast(fallback.group(1), "#ffffff") >= 4.5
+
+
+def test_static_copy_is_readable_and_reveals_nothing():
+    quiz = load_bank("03")
+    page = qz.quiz_html(quiz, shuffle=True, seed=1)
+    assert page.count("Run this cell to answer this quiz.") == 1
+    for q in quiz:
+        assert qz.to_html(q.text) in page
+        for option in q.options:
+            assert qz.to_html(option.text) in page
+            assert qz.to_html(option.feedback) not in page  # no answers given away
+    assert "&#10004;" not in page
