@@ -781,6 +781,8 @@ body[data-jp-theme-light="false"] .course-quiz, body[data-jp-theme-light="false"
 .jp-OutputArea:has(.course-quiz:not(.jupyter-widgets-disconnected)) .course-quiz-static { display: none; }
 .course-quiz.jupyter-widgets-disconnected { display: none; }
 .jp-OutputArea:has(.course-quiz-static) .jp-OutputArea-output.jupyter-widgets:not(:has(.course-quiz)) { display: none; }
+/* front ends without JupyterLab's output areas (Colab, VS Code): the same, page-wide */
+body:not([data-jp-theme-name]):has(.course-quiz:not(.jupyter-widgets-disconnected)) .course-quiz-static { display: none; }
 </style>"""
 
 _RUN_NOTE = "Run this cell to answer this quiz."
