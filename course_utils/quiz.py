@@ -581,7 +581,6 @@ def _progress_file(quiz: Quiz) -> Path | None:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file unique to this process, then rename."""
-    import json  # noqa: F401  (kept local with the other lazy imports)
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
