@@ -127,6 +127,9 @@ def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> config.Envi
                              ("random weights allowed", config.allow_random_weights())) if on]
     lines.append(f"  mode          {', '.join(modes) if modes else 'full'}")
     config.set_seeds()
+    from course_utils import plots  # figures: no axis offsets, alternative text for screen readers
+
+    plots.use_course_style()
     if not quiet:
         print("\n".join(lines))
     return env

@@ -1,7 +1,9 @@
 """The pictures the lessons show, drawn with matplotlib.
 
 Colours come from colour-blind-friendly palettes (``cividis`` for images of values, the
-Okabe-Ito set for lines); every axis that carries a quantity is titled. Each function
+Okabe-Ito set for lines); every axis that carries a quantity is titled. Figures use
+constrained layout (titles never overlap), whole-number ticks on grids of pixels and no
+axis offsets; :func:`use_course_style` gives every figure alternative text in notebooks. Each function
 returns the matplotlib ``Figure`` so a notebook can save or tweak it.
 """
 
@@ -19,6 +21,10 @@ __all__ = [
     "calibration",
     "class_balance",
     "confidence_histogram",
+    "alt_text",
+    "integer_ticks",
+    "no_offset",
+    "use_course_style",
     "confusion_matrix",
     "draw_confusion_matrix",
     "feature_maps",
@@ -40,6 +46,97 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+# --------------------------------------------------------------------------- style
+#
+# Every figure here uses constrained layout, so a figure title (suptitle) never overlaps
+# the panel titles, colour bars and legends get room of their own. Grids of pixels get
+# whole-number ticks (no -0.5, 0.5); quantity axes never get an offset ("+1.609").
+
+
+def _integer_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def integer_ticks(ax) -> None:
+    """Whole-number ticks on both axes: rows and columns of a grid of pixels or weights."""
+    ax.xaxis.set_major_locator(_integer_locator())
+    ax.yaxis.set_major_locator(_integer_locator())
+
+
+def no_offset(ax, axis: str = "both") -> None:
+    """Show tick labels as the numbers themselves, never as an offset plus small steps."""
+    from matplotlib.ticker import ScalarFormatter
+
+    for which in ("x", "y") if axis == "both" else (axis,):
+        formatter = getattr(ax, f"{which}axis").get_major_formatter()
+        if isinstance(formatter, ScalarFormatter):
+            formatter.set_useOffset(False)
+
+
+def alt_text(fig) -> str:
+    """A short description of a figure for screen readers, built from its titles and labels."""
+    parts = []
+    suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    if suptitle:
+        parts.append(suptitle.strip().rstrip(".") + ".")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    titles = [ax.get_title().replace("\n", " ").strip() for ax in panels if ax.get_title().strip()]
+    count = f"{len(panels)} panel{'s' if len(panels) != 1 else ''}"
+    if titles:
+        shown = "; ".join(titles[:12]) + ("; ..." if len(titles) > 12 else "")
+        parts.append(f"{count}: {shown}.")
+    elif len(panels) > 1:
+        parts.append(f"{count}.")
+    axes_labels = sorted({f"{ax.get_xlabel()} against {ax.get_ylabel()}" for ax in panels
+                          if ax.get_xlabel() and ax.get_ylabel()})
+    if axes_labels:
+        parts.append("Axes: " + "; ".join(axes_labels[:4]) + ".")
+    return " ".join(parts) or "A figure without a title."
+
+
+def _figure_html(fig) -> str | None:
+    import base64
+    import html
+
+    from IPython.core.pylabtools import print_figure
+
+    if not fig.axes:
+        return None
+    data = print_figure(fig, "png", bbox_inches="tight")
+    if not data:
+        return None
+    width = int(fig.get_figwidth() * fig.dpi)
+    return (f'<img alt="{html.escape(alt_text(fig))}" style="max-width:100%" width="{width}" '
+            f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">')
+
+
+def use_course_style() -> bool:
+    """Course-wide figure settings for this kernel (called by ``models.lesson_setup``).
+
+    No axis offsets anywhere, and inside IPython every figure is shown as an image with
+    alternative text (its titles and axis labels), so screen readers can say what a plot
+    shows. Returns whether the IPython part was installed.
+    """
+    import matplotlib
+
+    matplotlib.rcParams["axes.formatter.useoffset"] = False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    from matplotlib.figure import Figure
+
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(Figure, _figure_html)
+    formatters["image/png"].type_printers.pop(Figure, None)  # the HTML carries the same PNG once
+    return True
 
 
 def _show_image(ax, image: np.ndarray) -> None:
@@ -72,7 +169,8 @@ def image_grid(
     n = len(images)
     rows = max(1, int(np.ceil(n / columns)))
     cols = min(columns, n) if n else 1
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size + (0.4 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size + (0.4 if title else 0)),
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
@@ -85,7 +183,6 @@ def image_grid(
             ax.set_title(class_names[label] if class_names else str(label), fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -93,7 +190,7 @@ def pixel_grid(image: np.ndarray, *, title: str = "Every pixel is a number", ann
     """Show a small grayscale image with each pixel's value written on it."""
     plt = _plt()
     image = np.asarray(image)
-    fig, ax = plt.subplots(figsize=(0.45 * image.shape[1] + 1.5, 0.45 * image.shape[0] + 1))
+    fig, ax = plt.subplots(figsize=(0.45 * image.shape[1] + 1.5, 0.45 * image.shape[0] + 1), layout="constrained")
     shown = ax.imshow(image, cmap="gray")
     if annotate and image.size <= 32 * 32:
         mid = (float(image.max()) + float(image.min())) / 2
@@ -102,9 +199,9 @@ def pixel_grid(image: np.ndarray, *, title: str = "Every pixel is a number", ann
             ax.text(c, r, text, ha="center", va="center", fontsize=7, color="black" if value > mid else "white")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
+    integer_ticks(ax)
     ax.set_title(title)
     fig.colorbar(shown, ax=ax, label="pixel value")
-    fig.tight_layout()
     return fig
 
 
@@ -118,7 +215,8 @@ def learning_curves(histories: Mapping[str, object] | object, *, metrics: Sequen
     plt = _plt()
     if not isinstance(histories, Mapping) or "loss" in histories:
         histories = {"": histories}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6),
+                             squeeze=False, layout="constrained")
     for (name, hist), colour in zip(histories.items(), OKABE_ITO * 3):
         record = getattr(hist, "history", hist)
         for ax, metric in zip(axes.flat, metrics):
@@ -134,10 +232,11 @@ def learning_curves(histories: Mapping[str, object] | object, *, metrics: Sequen
         ax.set_ylabel(metric)
         ax.set_title(metric.capitalize())
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        no_offset(ax)  # a loss near 1.6 reads 1.61, not 0.001 + 1.609
+        ax.xaxis.set_major_locator(_integer_locator())  # epochs are whole numbers
+        ax.legend(fontsize=8, loc="best")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -150,7 +249,8 @@ def filters(weights: np.ndarray, *, columns: int = 8, title: str = "Learned filt
     weights = np.asarray(weights)
     n = weights.shape[-1]
     rows = int(np.ceil(n / columns))
-    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.1, rows * 1.1 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.1, rows * 1.1 + 0.5),
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
@@ -164,7 +264,6 @@ def filters(weights: np.ndarray, *, columns: int = 8, title: str = "Learned filt
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -176,7 +275,8 @@ def feature_maps(maps: np.ndarray, *, columns: int = 8, limit: int = 32, title: 
         maps = maps[0]
     n = min(maps.shape[-1], limit)
     rows = int(np.ceil(n / columns))
-    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.3, rows * 1.3 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(rows, min(columns, n), figsize=(min(columns, n) * 1.3, rows * 1.3 + 0.5),
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
@@ -186,7 +286,6 @@ def feature_maps(maps: np.ndarray, *, columns: int = 8, limit: int = 32, title: 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -316,7 +415,7 @@ def class_balance(counts: Mapping[str, int], *, title: str = "Images per class",
     plt = _plt()
     names = list(counts)
     values = [int(counts[n]) for n in names]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(names) + 2), 3.4))
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(names) + 2), 3.4), layout="constrained")
     bars = ax.bar(names, values, color=OKABE_ITO[0])
     ax.bar_label(bars, fontsize=8)
     if values:
@@ -326,7 +425,6 @@ def class_balance(counts: Mapping[str, int], *, title: str = "Images per class",
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title} ({sum(values)} in total)")
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    fig.tight_layout()
     return fig
 
 
@@ -334,7 +432,7 @@ def rgb_channels(image: np.ndarray, *, title: str = "One colour photo = three gr
     """Show an RGB image next to its red, green and blue channels (each as a grayscale grid)."""
     plt = _plt()
     image = np.asarray(image)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), layout="constrained")
     _show_image(axes[0], image)
     axes[0].set_title(f"the photo {image.shape}")
     for ax, channel, name in zip(axes[1:], range(3), ("red", "green", "blue")):
@@ -359,7 +457,7 @@ def weight_images(weights: np.ndarray, shape: Sequence[int], class_names: Sequen
     plt = _plt()
     weights = np.asarray(weights)
     n = len(weights)
-    fig, axes = plt.subplots(1, n, figsize=(1.6 * n + 1.2, 2.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(1.6 * n + 1.2, 2.2), squeeze=False, layout="constrained")
     limit = float(np.abs(weights).max()) or 1.0
     shown = None
     for ax, row, name in zip(axes.flat, weights, class_names):

@@ -12,8 +12,13 @@ Usage in a lesson notebook::
     from course_utils.quiz import show_quiz, answer, score
     show_quiz("03")                        # widgets, options shuffled with the course seed
     # text mode / answering in code:
-    answer("03", "q03-no-input", ["a", "b"])
-    score("03")
+    answer("03", "q03-no-input", "ab")       # also "a,b", "a b" or ["a", "b"]
+    score("03")                            # one score per quiz, widgets and answer() alike
+
+Answers and the score are saved to ``quiz-progress/<lesson>.json`` in the course cache
+(``COURSE_QUIZ_PROGRESS`` names another folder, ``0`` turns saving off), so re-running a
+quiz cell, even after a kernel restart, shows a student's answers again. "Show answers"
+ends first-try credit for that question.
 
 Question bank format (YAML)::
 
@@ -67,9 +72,12 @@ __all__ = [
     "Scoreboard",
     "answer",
     "check",
+    "forget_answers",
     "lessons",
     "load_bank",
     "option_order",
+    "progress_dir",
+    "quiz_html",
     "score",
     "show_quiz",
     "text_mode",
@@ -86,6 +94,7 @@ Choice = Union[int, str]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _TRUE = {"1", "true", "yes", "on"}
+_LETTER_RUN = re.compile(r"[a-z](?:\s*[a-z])+")
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -378,8 +387,12 @@ def _normalise(question: Question, choices: Choice | Iterable[Choice] | None) ->
     elif isinstance(choices, (int, str)):
         items = [choices]
         texts = {o.text.strip().lower() for o in question.options}
-        if isinstance(choices, str) and "," in choices and choices.strip().lower() not in texts:
-            items = [c for c in choices.split(",") if c.strip()]
+        key = choices.strip().lower() if isinstance(choices, str) else ""
+        if key and key not in texts:
+            if "," in key:
+                items = [c for c in key.split(",") if c.strip()]
+            elif _LETTER_RUN.fullmatch(key):  # "ac" or "a c": several letters
+                items = [c for c in key if not c.isspace()]
     elif hasattr(choices, "__index__"):  # numpy integers
         items = [choices.__index__()]  # type: ignore[union-attr]
     elif isinstance(choices, Iterable):
@@ -438,12 +451,16 @@ def option_order(question: Question, *, shuffle: bool = True, seed: int = SEED) 
 
 @dataclass
 class Score:
-    """How a student did on one quiz."""
+    """How a student did on one quiz.
+
+    Shown as its one-line summary, so ``score("03")`` as a cell's last line prints it once.
+    """
 
     total: int
     answered: int = 0
     correct: int = 0
     first_try: int = 0
+    title: str = ""
 
     def summary(self) -> str:
         """A one-line score summary."""
@@ -453,54 +470,189 @@ class Score:
                 f"({self.answered} of {self.total} attempted)")
 
     def __str__(self) -> str:
-        return self.summary()
+        return f"{self.title}: {self.summary()}" if self.title else self.summary()
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 @dataclass
 class Scoreboard:
-    """Attempts per question; a question counts as correct once it has been answered right."""
+    """Attempts per question; a question counts as correct once it has been answered right.
+
+    A question earns first-try credit only when its first check is right and its answers
+    were not shown (:meth:`reveal`) before. ``selected`` keeps the last checked choice
+    (canonical indices) so a re-run quiz can show it again.
+    """
 
     question_ids: tuple[str, ...]
     attempts: dict[str, int] = field(default_factory=dict)
     solved: dict[str, bool] = field(default_factory=dict)
     first_try: dict[str, bool] = field(default_factory=dict)
+    revealed: dict[str, bool] = field(default_factory=dict)
+    selected: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: Called after every change (the progress file is written from here).
+    on_change: Any = field(default=None, repr=False, compare=False)
 
     def record(self, result: Result) -> None:
         """Count one checked answer."""
         qid = result.question_id
         n = self.attempts.get(qid, 0) + 1
         self.attempts[qid] = n
+        self.selected[qid] = tuple(result.selected)
         if result.correct and not self.solved.get(qid):
             self.solved[qid] = True
-            self.first_try[qid] = n == 1
+            self.first_try[qid] = n == 1 and not self.revealed.get(qid, False)
+        self._changed()
 
-    def score(self) -> Score:
+    def reveal(self, question_id: str) -> None:
+        """The answers of a question were shown: no first-try credit from now on."""
+        if not self.revealed.get(question_id):
+            self.revealed[question_id] = True
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def score(self, title: str = "") -> Score:
         """The current :class:`Score`."""
         return Score(
             total=len(self.question_ids),
             answered=sum(1 for q in self.question_ids if self.attempts.get(q)),
             correct=sum(1 for q in self.question_ids if self.solved.get(q)),
             first_try=sum(1 for q in self.question_ids if self.first_try.get(q)),
+            title=title,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The board as JSON-ready data (only questions that were touched)."""
+        touched = [q for q in self.question_ids if self.attempts.get(q) or self.revealed.get(q)]
+        return {q: {"attempts": self.attempts.get(q, 0), "solved": bool(self.solved.get(q)),
+                    "first_try": bool(self.first_try.get(q)), "revealed": bool(self.revealed.get(q)),
+                    "selected": list(self.selected.get(q, ()))} for q in touched}
 
-_TEXT_SCOREBOARDS: dict[str, Scoreboard] = {}
+    def load(self, data: Any, n_options: dict[str, int]) -> None:
+        """Take over answers saved by :meth:`to_dict`, skipping questions the bank no longer has."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a mapping of question ids")
+        for qid, entry in data.items():
+            if qid not in n_options or not isinstance(entry, dict):
+                continue
+            attempts = entry.get("attempts", 0)
+            selected = entry.get("selected", [])
+            if not isinstance(attempts, int) or attempts < 0 or not isinstance(selected, list):
+                continue
+            if not all(isinstance(i, int) and 0 <= i < n_options[qid] for i in selected):
+                continue
+            self.attempts[qid] = attempts
+            self.solved[qid] = bool(entry.get("solved"))
+            self.first_try[qid] = bool(entry.get("first_try")) and self.solved[qid]
+            self.revealed[qid] = bool(entry.get("revealed"))
+            if selected:
+                self.selected[qid] = tuple(selected)
 
 
-def _text_scoreboard(quiz: Quiz) -> Scoreboard:
-    board = _TEXT_SCOREBOARDS.get(quiz.lesson)
-    if board is None:
-        board = _TEXT_SCOREBOARDS[quiz.lesson] = Scoreboard(tuple(q.id for q in quiz))
+#: One scoreboard per lesson in this kernel, shared by the widgets and :func:`answer`.
+_SCOREBOARDS: dict[str, Scoreboard] = {}
+_TEXT_SCOREBOARDS = _SCOREBOARDS  # the old name
+
+
+def progress_dir() -> Path | None:
+    """Where answers are saved between runs, or ``None`` when saving is off.
+
+    ``COURSE_QUIZ_PROGRESS`` names another folder, or turns saving off with ``0``/``off``;
+    the default is ``quiz-progress/`` in the course cache (see ``COURSE_CACHE_DIR``).
+    """
+    value = os.environ.get("COURSE_QUIZ_PROGRESS", "").strip()
+    if value.lower() in _FALSE:
+        return None
+    if value:
+        return Path(value).expanduser()
+    from course_utils.config import cache_dir
+
+    return cache_dir() / "quiz-progress"
+
+
+def _progress_file(quiz: Quiz) -> Path | None:
+    folder = progress_dir()
+    return None if folder is None else folder / f"{quiz.lesson}.json"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file unique to this process, then rename."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _saver(quiz: Quiz, path: Path):
+    def save(board: Scoreboard) -> None:
+        import json
+
+        data = {"lesson": quiz.lesson, "version": 1, "questions": board.to_dict()}
+        try:
+            _write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
+        except OSError as exc:  # a read-only cache must not break the quiz
+            print(f"Could not save your quiz answers to {path}: {exc}. "
+                  "Set COURSE_QUIZ_PROGRESS to a writable folder, or to 0 to stop saving.", file=sys.stderr)
+    return save
+
+
+def _scoreboard(quiz: Quiz) -> Scoreboard:
+    """The lesson's shared scoreboard, restored from its progress file the first time."""
+    board = _SCOREBOARDS.get(quiz.lesson)
+    if board is not None and board.question_ids == tuple(q.id for q in quiz):
+        return board
+    board = Scoreboard(tuple(q.id for q in quiz))
+    path = _progress_file(quiz)
+    if path is not None:
+        if path.is_file():
+            import json
+
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("lesson") != quiz.lesson:
+                    raise ValueError(f"it belongs to lesson {data.get('lesson')!r}")
+                board.load(data.get("questions", {}), {q.id: len(q.options) for q in quiz})
+            except (OSError, ValueError, AttributeError) as exc:
+                print(f"Ignoring saved quiz answers in {path} ({exc}); your next answer replaces that file. "
+                      "Set COURSE_QUIZ_PROGRESS=0 to stop saving answers.", file=sys.stderr)
+        board.on_change = _saver(quiz, path)
+    _SCOREBOARDS[quiz.lesson] = board
     return board
+
+
+_text_scoreboard = _scoreboard  # the old name
+
+
+def forget_answers(lesson: Quiz | int | str) -> None:
+    """Start a lesson's quiz afresh: clear its score here and delete its progress file."""
+    quiz = _as_quiz(lesson)
+    _SCOREBOARDS.pop(quiz.lesson, None)
+    path = _progress_file(quiz)
+    if path is not None and path.is_file():
+        path.unlink()
 
 
 def answer(lesson: Quiz | int | str, question_id: str, choice: Choice | Iterable[Choice]) -> None:
     """Answer a question in code and print the feedback (text mode, or any time).
 
-    ``choice`` is a letter as printed by the text quiz (``"b"``; several as ``["a", "c"]``
-    or ``"a,c"``), a 0-based index or the option text. A mistake in the choice prints a
-    hint instead of raising, so a notebook keeps running. Answers count towards
-    :func:`score`.
+    ``choice`` is a letter as printed by the text quiz (``"b"``; several as ``"ac"``,
+    ``"a,c"``, ``"a c"`` or ``["a", "c"]``), a 0-based index or the option text. A mistake
+    in the choice prints a hint instead of raising, so a notebook keeps running. Answers
+    count towards :func:`score`, the same score the quiz widgets show.
     """
     quiz = _as_quiz(lesson)
     try:
@@ -513,16 +665,17 @@ def answer(lesson: Quiz | int | str, question_id: str, choice: Choice | Iterable
     except ValueError as exc:
         print(f"[{question_id}] {exc}")
         return
-    _text_scoreboard(quiz).record(result)
+    _scoreboard(quiz).record(result)
     print(result.text())
 
 
 def score(lesson: Quiz | int | str) -> Score:
-    """The score of the answers given with :func:`answer` for a lesson (also printed)."""
+    """The score of a lesson's quiz, from the widgets and :func:`answer` alike.
+
+    Returns a :class:`Score`; as a cell's last line it shows as one line.
+    """
     quiz = _as_quiz(lesson)
-    result = _text_scoreboard(quiz).score()
-    print(f"Quiz {quiz.number} ({quiz.title}): {result.summary()}")
-    return result
+    return _scoreboard(quiz).score(title=f"Quiz {quiz.number} ({quiz.title})")
 
 
 # --------------------------------------------------------------------------- rendering
@@ -530,6 +683,8 @@ def score(lesson: Quiz | int | str) -> Score:
 _FENCE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+#: Inline code gets a background of its own, readable in light and dark themes.
+_CODE_STYLE = "background:var(--cq-code-bg, rgba(110,118,129,0.16));padding:0 0.25em;border-radius:3px"
 
 
 def to_html(text: str) -> str:
@@ -555,7 +710,7 @@ def _inline_html(text: str) -> str:
     rendered = []
     for k, piece in enumerate(pieces):
         if k % 2:
-            rendered.append(f"<code>{html.escape(piece)}</code>")
+            rendered.append(f'<code style="{_CODE_STYLE}">{html.escape(piece)}</code>')
         else:
             escaped = html.escape(piece, quote=False)
             escaped = _BOLD.sub(r"<b>\1</b>", escaped)
@@ -602,9 +757,34 @@ def _wrap(text: str, first: str, rest: str, width: int = 92) -> list[str]:
 
 # --------------------------------------------------------------------------- widgets
 
-_OK = "#1a7f37"
-_BAD = "#c0392b"
-_NEUTRAL = "#6e7781"
+# Colours: CSS variables with light-theme fallbacks, switched for JupyterLab's dark themes
+# (and for any page that puts ``course-quiz-dark`` on an ancestor). The fallbacks keep
+# contrast >= 4.5:1 on white; the dark values keep it on JupyterLab's dark background.
+_OK = "var(--cq-ok, #1a7f37)"
+_BAD = "var(--cq-bad, #b42318)"
+_NEUTRAL = "var(--cq-muted, #57606a)"
+_STYLE = """<style>
+.course-quiz, .course-quiz-static {
+  --cq-ok: #1a7f37; --cq-bad: #b42318; --cq-muted: #57606a; --cq-code-bg: rgba(110, 118, 129, 0.16);
+}
+body[data-jp-theme-light="false"] .course-quiz, body[data-jp-theme-light="false"] .course-quiz-static,
+.course-quiz-dark .course-quiz, .course-quiz-dark .course-quiz-static {
+  --cq-ok: #56d364; --cq-bad: #ff8e86; --cq-muted: #b1bac4; --cq-code-bg: rgba(150, 160, 170, 0.22);
+}
+.course-quiz-option-box .widget-label-basic > span {
+  position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+.course-quiz-option-box input[type="checkbox"]:focus-visible { outline: 2px solid var(--jp-brand-color1, #1976d2); }
+/* live widgets hide the saved copy; widgets that lost their kernel hide themselves */
+.jp-OutputArea:has(.course-quiz:not(.jupyter-widgets-disconnected)) .course-quiz-static { display: none; }
+.course-quiz.jupyter-widgets-disconnected { display: none; }
+.jp-OutputArea:has(.course-quiz-static) .jp-OutputArea-output.jupyter-widgets:not(:has(.course-quiz)) { display: none; }
+/* front ends without JupyterLab's output areas (Colab, VS Code): the same, page-wide */
+body:not([data-jp-theme-name]):has(.course-quiz:not(.jupyter-widgets-disconnected)) .course-quiz-static { display: none; }
+</style>"""
+
+_RUN_NOTE = "Run this cell to answer this quiz."
 
 
 def _widgets() -> Any:
@@ -613,18 +793,24 @@ def _widgets() -> Any:
     return ipywidgets
 
 
+def _kind(question: Question) -> str:
+    return "choose all that apply" if question.multiple else "choose one"
+
+
 class QuestionWidget:
     """The widgets of one question: a checkbox and a feedback line per option, Check,
     Try again and Show answers buttons, and a status line.
 
     ``box`` is the ipywidgets ``VBox`` to display. Single-answer questions let only one
-    box be ticked at a time. Tests (and curious students) can drive it in code:
-    :meth:`select`, :meth:`check`, :meth:`retry`, :meth:`reveal`, or tick
-    ``checkboxes[k].value`` and call ``check_button.click()``.
+    box be ticked at a time. Each checkbox is labelled with its option's text (read by
+    screen readers; the visible label is the formatted text beside it), and the status
+    line is a live region, so verdicts are announced. Tests (and curious students) can
+    drive it in code: :meth:`select`, :meth:`check`, :meth:`retry`, :meth:`reveal`, or
+    tick ``checkboxes[k].value`` and call ``check_button.click()``.
     """
 
     def __init__(self, question: Question, *, number: int = 1, shuffle: bool = True, seed: int = SEED,
-                 on_result: Any = None) -> None:
+                 on_result: Any = None, on_reveal: Any = None) -> None:
         w = _widgets()
         self.question = question
         #: ``order[k]`` is the canonical index of the option shown in position ``k``.
@@ -632,12 +818,12 @@ class QuestionWidget:
         self.attempts = 0
         self.last_result: Result | None = None
         self._on_result = on_result
+        self._on_reveal = on_reveal
         self._syncing = False
 
-        kind = "choose all that apply" if question.multiple else "choose one"
         self.prompt = w.HTMLMath(
             value=(f"<b>Q{number}.</b> {to_html(question.text)} "
-                   f'<span style="color:{_NEUTRAL};font-size:90%">({kind})</span>'),
+                   f'<span style="color:{_NEUTRAL};font-size:90%">({_kind(question)})</span>'),
             layout=w.Layout(width="100%"),
         )
         self.checkboxes: list[ipywidgets.Checkbox] = []
@@ -646,8 +832,9 @@ class QuestionWidget:
         rows = []
         for position, index in enumerate(self.order):
             option = question.options[index]
-            box = w.Checkbox(value=False, indent=False, description="",
+            box = w.Checkbox(value=False, indent=False, description=_plain(option.text),
                              layout=w.Layout(width="28px", flex="0 0 auto"))
+            box.add_class("course-quiz-option-box")
             box.observe(self._changed, names="value")
             label = w.HTMLMath(value=to_html(option.text), layout=w.Layout(flex="1 1 auto"))
             label.add_class("course-quiz-option")
@@ -662,11 +849,11 @@ class QuestionWidget:
         self.retry_button = w.Button(description="Try again", icon="refresh",
                                      tooltip="Clear your choices and feedback")
         self.reveal_button = w.Button(description="Show answers", icon="eye",
-                                      tooltip="Show the feedback on every option")
+                                      tooltip="Show the feedback on every option (ends first-try credit)")
         self.check_button.on_click(lambda _b: self.check())
         self.retry_button.on_click(lambda _b: self.retry())
         self.reveal_button.on_click(lambda _b: self.reveal())
-        self.status = w.HTML(value="")
+        self.status = w.HTML(value=_status_html(""))
         self.status.add_class("course-quiz-status")
         buttons = w.HBox([self.check_button, self.retry_button, self.reveal_button])
         self.box = w.VBox([self.prompt, *rows, buttons, self.status],
@@ -697,27 +884,38 @@ class QuestionWidget:
     def _clear_feedback(self) -> None:
         for note in self.feedback:
             note.value = ""
-        self.status.value = ""
+        self.status.value = _status_html("")
+
+    def _tick(self, indices: Iterable[int]) -> None:
+        wanted = set(indices)
+        self._syncing = True
+        try:
+            for k, b in enumerate(self.checkboxes):
+                b.value = self.order[k] in wanted
+        finally:
+            self._syncing = False
 
     # -- actions --------------------------------------------------------------------
 
     def select(self, choices: Choice | Iterable[Choice]) -> None:
         """Tick options by canonical index, letter or text (clears the others)."""
-        wanted = set(_normalise(self.question, choices))
-        for k, b in enumerate(self.checkboxes):
-            b.value = False
-        for k, b in enumerate(self.checkboxes):
-            if self.order[k] in wanted:
-                b.value = True
+        self._tick(_normalise(self.question, choices))
+        self._clear_feedback()
 
     def check(self) -> Result | None:
         """Check the ticked options, show per-option feedback, update the score."""
         if not self.selected:
-            self.status.value = f'<span style="color:{_NEUTRAL}">Pick an answer first.</span>'
+            self.status.value = _status_html(f'<span style="color:{_NEUTRAL}">Pick an answer first.</span>')
             return None
         result = check(self.question, self.selected)
         self.attempts += 1
         self.last_result = result
+        self._show(result)
+        if self._on_result is not None:
+            self._on_result(result)
+        return result
+
+    def _show(self, result: Result, note: str = "") -> None:
         for k, index in enumerate(self.order):
             if index in result.selected:
                 option = self.question.options[index]
@@ -726,28 +924,47 @@ class QuestionWidget:
                 self.feedback[k].value = ""
         color = _OK if result.correct else _BAD
         icon = "&#10004;" if result.correct else "&#10008;"
-        self.status.value = f'<b style="color:{color}">{icon} {html.escape(result.message)}</b>'
-        if self._on_result is not None:
-            self._on_result(result)
-        return result
+        self.status.value = _status_html(
+            f'<b style="color:{color}">{icon} {html.escape(result.message)}</b>{note}')
+
+    def restore(self, selected: Iterable[int], *, revealed: bool = False) -> None:
+        """Show a choice checked in an earlier run (no attempt is counted)."""
+        selected = tuple(selected)
+        if selected:
+            self._tick(selected)
+            self.last_result = check(self.question, selected)
+            self._show(self.last_result, f' <span style="color:{_NEUTRAL}">(your answer from before)</span>')
+        if revealed:
+            self._show_all(keep_status=bool(selected))
 
     def retry(self) -> None:
         """Untick everything and clear the feedback for another go."""
-        self._syncing = True
-        try:
-            for b in self.checkboxes:
-                b.value = False
-        finally:
-            self._syncing = False
+        self._tick(())
         self._clear_feedback()
 
     def reveal(self) -> None:
-        """Show the feedback on every option (does not count as a correct answer)."""
+        """Show the feedback on every option. This ends first-try credit for the question."""
+        self._show_all()
+        if self._on_reveal is not None:
+            self._on_reveal(self.question.id)
+
+    def _show_all(self, keep_status: bool = False) -> None:
         for k, index in enumerate(self.order):
             option = self.question.options[index]
             self.feedback[k].value = _feedback_html(option.correct, option.feedback)
-        self.status.value = (f'<span style="color:{_NEUTRAL}">Answers shown: the right options are '
-                             "marked &#10004;.</span>")
+        if not keep_status:
+            self.status.value = _status_html(
+                f'<span style="color:{_NEUTRAL}">Answers shown: the right options are marked &#10004;. '
+                "Checking this question now no longer counts as a first try.</span>")
+
+
+def _status_html(inner: str) -> str:
+    return f'<div role="status" aria-live="polite">{inner}</div>'
+
+
+def _plain(text: str) -> str:
+    """Option text for a checkbox's accessible name: no Markdown marks, one line."""
+    return " ".join(_INLINE_CODE.sub(r"\1", to_text(text)).split())
 
 
 _VERDICT_WORDS = re.compile(r"^(right|yes|correct|wrong|no|not|exactly|true|false)\b", re.I)
@@ -759,23 +976,56 @@ def _feedback_html(correct: bool, feedback: str) -> str:
     return f'<span style="color:{color}">{icon} {label}{to_html(feedback)}</span>'
 
 
+def quiz_html(quiz: Quiz, *, shuffle: bool = True, seed: int = SEED) -> str:
+    """A static HTML copy of a quiz (no answers), saved in the notebook beside the widgets.
+
+    It keeps the quiz readable where widgets cannot be drawn (a reopened notebook, a
+    restarted kernel, GitHub, nbviewer) and tells the student to run the cell to answer.
+    In JupyterLab the live widgets hide it.
+    """
+    parts = [f'<div class="course-quiz-static" style="max-width:60em">{_STYLE}',
+             f'<p style="margin:2px 0 6px 0"><b>&#9654; {_RUN_NOTE}</b> '
+             f'<span style="color:{_NEUTRAL}">(This is a saved copy of its questions.)</span></p>',
+             f'<h3 style="margin:4px 0">Quiz {quiz.number}: {html.escape(quiz.title)}</h3>']
+    for n, q in enumerate(quiz, 1):
+        parts.append('<div style="border:1px solid rgba(127,127,127,0.35);padding:6px 10px;margin:0 0 10px 0">')
+        parts.append(f'<p style="margin:2px 0"><b>Q{n}.</b> {to_html(q.text)} '
+                     f'<span style="color:{_NEUTRAL};font-size:90%">({_kind(q)})</span></p>')
+        parts.append('<ul style="list-style:none;margin:4px 0;padding-left:8px">')
+        for index in option_order(q, shuffle=shuffle, seed=seed):
+            parts.append(f'<li style="margin:2px 0">&#9744; {to_html(q.options[index].text)}</li>')
+        parts.append("</ul></div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 class QuizWidget:
     """A whole quiz: one :class:`QuestionWidget` per question and a live score line.
 
-    ``box`` is the ipywidgets ``VBox`` to display; displaying the ``QuizWidget`` itself
-    also works and gives front ends that cannot draw widgets (nbconvert exports, a
-    terminal) the readable text quiz instead of a widget ``repr``.
+    ``box`` is the ipywidgets ``VBox`` to display. The score is the lesson's shared one
+    (the one :func:`score` and :func:`answer` use, saved between runs; see
+    :func:`progress_dir`), unless a ``scoreboard`` is given. Answers checked before are
+    shown again when the quiz is rebuilt.
     """
 
-    def __init__(self, quiz: Quiz, *, shuffle: bool = True, seed: int = SEED) -> None:
+    def __init__(self, quiz: Quiz, *, shuffle: bool = True, seed: int = SEED,
+                 scoreboard: Scoreboard | None = None) -> None:
         w = _widgets()
         self.quiz = quiz
-        self.scoreboard = Scoreboard(tuple(q.id for q in quiz))
+        self.scoreboard = scoreboard if scoreboard is not None else _scoreboard(quiz)
         self.questions = [
-            QuestionWidget(q, number=n, shuffle=shuffle, seed=seed, on_result=self._record)
+            QuestionWidget(q, number=n, shuffle=shuffle, seed=seed, on_result=self._record,
+                           on_reveal=self._revealed)
             for n, q in enumerate(quiz, 1)
         ]
-        self.title = w.HTML(value=f"<h3 style='margin:4px 0'>Quiz {quiz.number}: {html.escape(quiz.title)}</h3>")
+        board = self.scoreboard
+        for qw in self.questions:
+            qid = qw.question.id
+            if board.selected.get(qid) or board.revealed.get(qid):
+                qw.restore(board.selected.get(qid, ()), revealed=board.revealed.get(qid, False))
+                qw.attempts = board.attempts.get(qid, 0)
+        self.title = w.HTML(value=f"{_STYLE}<h3 style='margin:4px 0'>Quiz {quiz.number}: "
+                                  f"{html.escape(quiz.title)}</h3>")
         self.summary = w.HTML(value=self._summary_html())
         self.summary.add_class("course-quiz-score")
         self.box = w.VBox([self.title, *(q.box for q in self.questions), self.summary])
@@ -793,16 +1043,20 @@ class QuizWidget:
         self.scoreboard.record(result)
         self.summary.value = self._summary_html()
 
+    def _revealed(self, question_id: str) -> None:
+        self.scoreboard.reveal(question_id)
+        self.summary.value = self._summary_html()
+
     def _summary_html(self) -> str:
-        return f"<b>{html.escape(self.scoreboard.score().summary())}</b>"
+        return f'<div role="status"><b>{html.escape(self.scoreboard.score().summary())}</b></div>'
 
     def score(self) -> Score:
         """The current score."""
-        return self.scoreboard.score()
+        return self.scoreboard.score(title=f"Quiz {self.quiz.number} ({self.quiz.title})")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.box._repr_mimebundle_(**kwargs) or {})
-        bundle["text/plain"] = quiz_text(self.quiz)
+        bundle["text/plain"] = f"Quiz {self.quiz.number}: {self.quiz.title} ({_RUN_NOTE})"
         return bundle
 
 
@@ -851,10 +1105,10 @@ def text_mode() -> bool:
     return False
 
 
-def _display(obj: Any) -> None:
+def _display(obj: Any, raw: bool = False) -> None:
     from IPython.display import display
 
-    display(obj)
+    display(obj, raw=raw)
 
 
 def show_quiz(lesson: Quiz | int | str, shuffle: bool = True, seed: int = SEED, *,
@@ -866,6 +1120,10 @@ def show_quiz(lesson: Quiz | int | str, shuffle: bool = True, seed: int = SEED, 
     version always keeps the bank's order so its letters match :func:`answer`. ``mode``
     is ``"auto"`` (see :func:`text_mode`), ``"widgets"`` or ``"text"``. Returns nothing,
     so the quiz is never shown twice as a cell's result.
+
+    With widgets, two outputs are shown: a static HTML copy of the questions (what a saved
+    notebook shows without a kernel, with a line saying to run the cell) and the widgets,
+    which hide that copy while they are live. Answers and score are those saved before.
     """
     if mode not in {"auto", "widgets", "text"}:
         raise ValueError(f"mode must be 'auto', 'widgets' or 'text', not {mode!r}")
@@ -874,4 +1132,7 @@ def show_quiz(lesson: Quiz | int | str, shuffle: bool = True, seed: int = SEED, 
     if use_text:
         print(quiz_text(quiz))
         return
-    _display(QuizWidget(quiz, shuffle=shuffle, seed=seed))
+    widget = QuizWidget(quiz, shuffle=shuffle, seed=seed)
+    _display({"text/html": quiz_html(quiz, shuffle=shuffle, seed=seed), "text/plain": quiz_text(quiz)},
+             raw=True)
+    _display(widget)

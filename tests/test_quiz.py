@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -71,10 +72,12 @@ def small() -> Quiz:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_text_scores():
-    qz._TEXT_SCOREBOARDS.clear()
+def _fresh_scores(tmp_path, monkeypatch):
+    """Every test starts with no answers, saved in its own folder."""
+    monkeypatch.setenv("COURSE_QUIZ_PROGRESS", str(tmp_path / "quiz-progress"))
+    qz._SCOREBOARDS.clear()
     yield
-    qz._TEXT_SCOREBOARDS.clear()
+    qz._SCOREBOARDS.clear()
 
 
 # --------------------------------------------------------------------------- bank schema
@@ -278,9 +281,9 @@ def test_answer_prints_feedback_and_keeps_score(small, capsys):
     answer(small, "t-multi", ["a", "c"])
     capsys.readouterr()
     result = qz.score(small)
-    out = capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # shown once, as the cell's result, not printed too
     assert (result.correct, result.first_try, result.answered, result.total) == (2, 1, 2, 2)
-    assert "Score: 2 / 2 correct, 1 on the first try" in out
+    assert "Quiz 99 (Test quiz): Score: 2 / 2 correct, 1 on the first try" in repr(result)
 
 
 def test_answer_is_forgiving_about_mistakes(small, capsys):
@@ -333,7 +336,7 @@ def test_shuffling_is_stable_across_processes():
 
 def test_to_html_renders_code_bold_and_keeps_math():
     html = qz.to_html("Use `keras.Input(shape=(2,))` and **not** <b>\n```python\nx = a < b\n```\nmath $x^2$")
-    assert "<code>keras.Input(shape=(2,))</code>" in html
+    assert re.search(r'<code style="background:[^"]+">keras\.Input\(shape=\(2,\)\)</code>', html)
     assert "<b>not</b>" in html
     assert "&lt;b&gt;" in html  # raw HTML from a bank is escaped
     assert "<pre" in html and "x = a &lt; b" in html
@@ -377,11 +380,13 @@ def test_show_quiz_prints_text_without_a_kernel(monkeypatch, capsys):
 
 def test_show_quiz_displays_widgets_when_forced(monkeypatch, capsys):
     shown = []
-    monkeypatch.setattr(qz, "_display", shown.append)
+    monkeypatch.setattr(qz, "_display", lambda obj, raw=False: shown.append(obj))
     monkeypatch.setenv("COURSE_QUIZ_TEXT", "0")
     show_quiz(4, shuffle=False)
     assert capsys.readouterr().out == ""
-    (widget,) = shown
+    static, widget = shown  # a saved copy for reopened notebooks, then the live widgets
+    assert "Run this cell to answer" in static["text/html"] and "course-quiz-static" in static["text/html"]
+    assert static["text/plain"].startswith("Quiz 04")
     assert isinstance(widget, qz.QuizWidget)
     assert [q.order for q in widget.questions] == [list(range(len(q.options))) for q in load_bank(4)]
     with pytest.raises(ValueError, match="mode"):
@@ -413,10 +418,15 @@ def test_headless_notebook_execution_is_harmless(tmp_path, monkeypatch):
     ]
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
                             ).execute()
-    (shown,) = nb.cells[0].outputs
-    assert shown.output_type == "display_data"
+    static, shown = nb.cells[0].outputs  # a saved copy, then the widgets
+    assert static.output_type == shown.output_type == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" not in static.data
+    assert "Run this cell to answer this quiz." in static.data["text/html"]
+    for question in load_bank("05"):  # every question readable without a kernel
+        assert qz.to_html(question.text) in static.data["text/html"]
+    assert static.data["text/plain"].startswith("Quiz 05: A CNN on flowers")  # readable where HTML is not
     assert "application/vnd.jupyter.widget-view+json" in shown.data  # a kernel: widgets
-    assert shown.data["text/plain"].startswith("Quiz 05: A CNN on flowers")  # readable where widgets are not
+    assert "Run this cell" in shown.data["text/plain"]
     (printed,) = nb.cells[1].outputs
     assert "[q05-dropout] Correct!" in printed.text
 
@@ -435,6 +445,10 @@ def test_import_does_not_pull_in_tensorflow_or_widgets():
 # --------------------------------------------------------------------------- widgets
 
 
+def _status_text(qw: qz.QuestionWidget) -> str:
+    return re.sub(r"<[^>]+>", "", qw.status.value)
+
+
 def _visible_feedback(qw: qz.QuestionWidget) -> list[str]:
     return [note.value for note in qw.feedback if note.value]
 
@@ -447,7 +461,10 @@ def test_widget_structure(small):
     qw = quiz_widget["t-single"]
     assert len(qw.checkboxes) == 3 and all(isinstance(b, w.Checkbox) for b in qw.checkboxes)
     assert isinstance(qw.prompt, w.HTMLMath)
-    assert "<code>b</code>" in qw.prompt.value and "$x^2$" in qw.prompt.value
+    assert re.search(r"<code[^>]*>b</code>", qw.prompt.value) and "$x^2$" in qw.prompt.value
+    # every checkbox is labelled with its option (screen readers), the status is a live region
+    assert [b.description for b in qw.checkboxes] == ["alpha", "beta", "gamma"]
+    assert 'role="status"' in qw.status.value
     assert "(choose one)" in qw.prompt.value
     assert "(choose all that apply)" in quiz_widget["t-multi"].prompt.value
     assert [b.description for b in (qw.check_button, qw.retry_button, qw.reveal_button)] == [
@@ -474,7 +491,7 @@ def test_clicking_check_shows_feedback_and_updates_score(small):
 
     qw.checkboxes[1].value = True  # single answer: ticking beta unticks alpha, clears feedback
     assert [b.value for b in qw.checkboxes] == [False, True, False]
-    assert _visible_feedback(qw) == [] and qw.status.value == ""
+    assert _visible_feedback(qw) == [] and _status_text(qw) == ""
     qw.check_button.click()
     assert "Correct!" in qw.status.value
     assert "beta is right because B." in qw.feedback[1].value
@@ -504,7 +521,7 @@ def test_retry_and_reveal_buttons(small):
     assert "you missed 2 correct options" in qw.status.value
     qw.retry_button.click()
     assert [b.value for b in qw.checkboxes] == [False] * 4
-    assert _visible_feedback(qw) == [] and qw.status.value == ""
+    assert _visible_feedback(qw) == [] and _status_text(qw) == ""
     qw.reveal_button.click()
     assert len(_visible_feedback(qw)) == 4
     assert sum("Right" in v for v in _visible_feedback(qw)) == 2
@@ -527,3 +544,41 @@ def test_shuffled_widget_maps_positions_back_to_options():
         assert "Correct!" in qw.status.value, qw.question.id
     assert widget.score().correct == len(quiz)
     assert widget.score().first_try == len(quiz)
+
+
+def _contrast(fg: str, bg: str) -> float:
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_feedback_colours_are_readable_in_light_and_dark_themes():
+    """WCAG AA (4.5:1) against white and against JupyterLab Dark's page and cell backgrounds."""
+    light_block, dark_block = re.findall(r"\{([^}]*--cq-ok[^}]*)\}", qz._STYLE)
+    for block, backgrounds in ((light_block, ["#ffffff"]), (dark_block, ["#111111", "#212121"])):
+        colours = dict(re.findall(r"--cq-(ok|bad|muted):\s*(#[0-9a-fA-F]{6})", block))
+        assert set(colours) == {"ok", "bad", "muted"}
+        for name, colour in colours.items():
+            for bg in backgrounds:
+                assert _contrast(colour, bg) >= 4.5, (name, colour, bg)
+    # the inline fallbacks (no stylesheet, e.g. a sanitised page) are the light-theme colours
+    for var in ("ok", "bad", "muted"):
+        fallback = re.search(rf"var\(--cq-{var}, (#[0-9a-f]{{6}})\)", getattr(qz, {"ok": "_OK", "bad": "_BAD",
+                                                                                  "muted": "_NEUTRAL"}[var]))
+        assert fallback and _contrast(fallback.group(1), "#ffffff") >= 4.5
+
+
+def test_static_copy_is_readable_and_reveals_nothing():
+    quiz = load_bank("03")
+    page = qz.quiz_html(quiz, shuffle=True, seed=1)
+    assert page.count("Run this cell to answer this quiz.") == 1
+    for q in quiz:
+        assert qz.to_html(q.text) in page
+        for option in q.options:
+            assert qz.to_html(option.text) in page
+            assert qz.to_html(option.feedback) not in page  # no answers given away
+    assert "&#10004;" not in page
