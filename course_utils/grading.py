@@ -24,11 +24,18 @@ Importing this module imports NumPy only; :func:`start_tensorflow` imports Tenso
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import importlib
+import inspect
 import logging
 import math
+import os
 import sys
+import tempfile
+import textwrap
 import warnings
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,9 +50,13 @@ __all__ = [
     "check_equal",
     "check_shape",
     "check_type",
+    "check_by_hand",
     "describe",
+    "forbid",
     "install",
+    "library_use",
     "passed",
+    "sklearn_metric_functions",
     "start_tensorflow",
 ]
 
@@ -289,6 +300,140 @@ def passed(what: str) -> None:
     print(f"\u2714 {what}: all checks in this cell passed.")
 
 
+# --------------------------------------------------------------------------- work done by hand
+
+_LIBRARY_PREFIXES = ("keras", "tensorflow", "sklearn", "scipy", "torch", "jax")
+
+
+def _code_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def library_use(func: Callable, libraries: Sequence[str], *, _seen: set[int] | None = None) -> list[str]:
+    """How ``func`` refers to any of ``libraries`` (module names such as ``"sklearn"``).
+
+    Looks at the names its code uses (its nested functions included): a name equal to a
+    library's, a global that is one of the library's modules or functions, and, through
+    functions defined in the same notebook, what those use in turn. Returns one short
+    description per finding (empty when there is none). Used by hidden tests of questions
+    that ask for a computation *by hand*; a call made some other way is caught by
+    :func:`forbid` while the function runs.
+    """
+    seen = _seen if _seen is not None else set()
+    code = getattr(func, "__code__", None)
+    if code is None or id(code) in seen:
+        return []
+    seen.add(id(code))
+    found: list[str] = []
+    libs = tuple(libraries)
+    namespace = getattr(func, "__globals__", {})
+    for name in sorted(_code_names(code)):
+        if name in libs:
+            found.append(f"uses {name}")
+            continue
+        value = namespace.get(name)
+        if value is None:
+            continue
+        origin = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(origin, str) and origin.split(".")[0] in libs:
+            found.append(f"uses {name} (from {origin.split('.')[0]})")
+        elif inspect.isfunction(value) and value is not func:
+            found += library_use(value, libs, _seen=seen)
+    return found
+
+
+class _Forbidden:
+    def __init__(self, label: str, calls: list[str]) -> None:
+        self.label, self.calls = label, calls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(self.label)
+        raise GradingError(f"{self.label} is not allowed in this answer")
+
+
+@contextlib.contextmanager
+def forbid(targets: Iterable[str], what: str, *, reveal: bool = False) -> Iterator[list[str]]:
+    """Make the functions named in ``targets`` fail while the block runs, then check.
+
+    Each target is ``"module.path:attribute"`` or ``"module.path:Class.attribute"``. Modules
+    that are not imported yet are skipped (the student's code cannot have used them without
+    importing them, and :func:`library_use` sees an import). Inside the block every call to a
+    target raises; after the block a :class:`GradingError` says which forbidden function
+    ``what`` called, even if the student's code caught the first error and carried on.
+    """
+    calls: list[str] = []
+    patched: list[tuple[Any, str, Any]] = []
+    for target in targets:
+        module_name, _, attr_path = target.partition(":")
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        *owners, attr = attr_path.split(".")
+        owner: Any = module
+        for part in owners:
+            owner = getattr(owner, part, None)
+        if owner is None or not hasattr(owner, attr):
+            continue
+        label = target.replace(":", ".").replace(".src", "")
+        own = attr in vars(owner)
+        patched.append((owner, attr, vars(owner)[attr] if own else None, own))
+        setattr(owner, attr, _Forbidden(label, calls))
+    try:
+        yield calls
+    finally:
+        for owner, attr, original, own in reversed(patched):
+            if own:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+    if calls:
+        _fail(what, f"calls {calls[0]}, which this question asks you not to use", reveal=reveal)
+
+
+def check_by_hand(what: str, func: Callable, libraries: Sequence[str] = _LIBRARY_PREFIXES) -> None:
+    """``func`` must not refer to any of ``libraries`` (see :func:`library_use`)."""
+    found = library_use(func, libraries)
+    if found:
+        _fail(what, "must be computed by hand, but " + "; ".join(dict.fromkeys(found)), reveal=False)
+
+
+CONV_FUNCTIONS = (
+    "keras.src.backend.tensorflow.nn:conv",
+    "keras.src.backend.tensorflow.nn:depthwise_conv",
+    "keras.src.backend.tensorflow.nn:separable_conv",
+    "keras.src.layers.convolutional.base_conv:BaseConv.call",
+    "keras.src.layers.convolutional.base_conv:BaseConv.compute_output_shape",
+    "keras.src.layers.convolutional.base_conv:compute_conv_output_shape",
+    "keras.src.ops.operation_utils:compute_conv_output_shape",
+    "tensorflow.python.ops.gen_nn_ops:conv2d",
+    "tensorflow.python.ops.nn_ops:convolution_v2",
+    "tensorflow.python.ops.nn_ops:conv2d_v2",
+    "tensorflow.raw_ops:Conv2D",
+    "scipy.signal:correlate", "scipy.signal:correlate2d", "scipy.signal:convolve",
+    "scipy.signal:convolve2d", "scipy.signal:fftconvolve", "scipy.signal:oaconvolve",
+    "scipy.ndimage:correlate", "scipy.ndimage:convolve",
+)
+"""What :func:`forbid` switches off while a hand-written convolution is graded."""
+
+
+def sklearn_metric_functions() -> list[str]:
+    """Every public function of ``sklearn.metrics`` (and where it is defined), for :func:`forbid`."""
+    metrics = sys.modules.get("sklearn.metrics")
+    if metrics is None:
+        return []
+    targets = []
+    for name in dir(metrics):
+        value = getattr(metrics, name)
+        if inspect.isfunction(value) and not name.startswith("_"):
+            targets.append(f"sklearn.metrics:{name}")
+            targets.append(f"{value.__module__}:{name}")
+    return sorted(set(targets))
+
+
 # --------------------------------------------------------------------------- notebook set-up
 
 
@@ -306,19 +451,56 @@ def _warning_to_stdout(message, category, filename, lineno, file=None, line=None
     sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
-def start_tensorflow() -> Any:
-    """Import Keras (and TensorFlow) and run one tiny operation; return the ``keras`` module.
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[list[str]]:
+    """Collect what native (C/C++) code writes to file descriptor 2 while the block runs.
 
-    TensorFlow prints some start-up messages (CUDA probing, CPU features) to standard error
-    only when it first touches a device. Doing that in an assignment's set-up cell keeps them
-    out of the test cells, where nbgrader would count them as a failure.
+    TensorFlow's C++ logger writes its start-up notices (the oneDNN note, "Could not find cuda
+    drivers", a failed ``cuInit`` on a machine without a GPU) straight to file descriptor 2,
+    whatever ``TF_CPP_MIN_LOG_LEVEL`` says; Jupyter shows them as a pink block that alarms
+    students. The captured text is yielded as a one-element list filled when the block ends,
+    so that a caller can show it if something went wrong. Where file descriptor 2 cannot be
+    duplicated, nothing is captured.
     """
-    from course_utils import config
+    captured: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded consoles)
+        yield captured
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace"))
 
-    config.quiet_tensorflow()
-    import keras
 
-    keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)
+def start_tensorflow() -> Any:
+    """Import Keras (and TensorFlow) quietly and run one tiny operation; return ``keras``.
+
+    TensorFlow prints start-up notices (CUDA probing, CPU features) to standard error when it
+    is imported and when it first touches a device. Both happen here, in an assignment's
+    set-up cell, with those notices kept out of the notebook: a healthy machine shows
+    nothing, and nbgrader never sees them in a test cell (where anything on standard error
+    costs the cell its points). If the import fails, the notices are shown with the error.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    error: BaseException | None = None
+    with _native_stderr_captured() as notices:
+        try:
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)
+        except BaseException as exc:  # shown below, with the notices that explain it
+            error = exc
+    if error is not None:
+        sys.stderr.write("".join(notices))
+        raise error
     try:  # in a kernel TensorFlow's logger starts at INFO: silence retracing warnings
         import tensorflow as tf
 
