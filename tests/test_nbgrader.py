@@ -384,9 +384,9 @@ def test_student_release_has_no_answers(tmp_path):
     for assignment in ASSIGNMENTS:
         assert (out / "exercises" / assignment / f"{assignment}.ipynb").read_bytes() == \
             (ROOT / "exercises" / assignment / f"{assignment}.ipynb").read_bytes()
+        # (the lessons teach some of the same lines, so single lines are checked in exercises/
+        # only, by test_exercises_hold_no_solutions_or_hidden_tests; here: whole regions)
         source = nbformat.read(str(_notebook(ROOT / "solutions" / assignment)), as_version=4)
-        for text in DISTINCTIVE[assignment]:
-            assert text not in everything, f"{text!r} ({assignment}) is in the student release"
         for cell in source.cells:
             for region in _regions(cell.source, *SOLUTION_MARKERS) + _regions(cell.source, *HIDDEN_MARKERS):
                 assert " ".join(region.split()) not in " ".join(everything.split()), f"{assignment}: a region leaked"
