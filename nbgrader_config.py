@@ -64,7 +64,10 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 # submitted/, autograded/, feedback/ and gradebook.db keep nbgrader's default names (all
 # gitignored). Folders nbgrader never copies into a release:
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+# (grading_notes.txt: tools/grade.py's notes beside each autograded notebook, for the
+# instructor, kept out of the feedback.)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store",
+                            "grading_notes.txt"]
 
 # --------------------------------------------------------------------------- student version
 # What replaces `### BEGIN SOLUTION ... ### END SOLUTION` in the exercises.

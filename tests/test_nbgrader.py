@@ -681,7 +681,7 @@ def graded(course):
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "autograde_seconds.json").write_text(json.dumps(
-        {a: {"class_seconds": round(seconds[a], 1), "submissions": counts[a] + (a == PS1),
+        {a: {"class_seconds": round(seconds[a], 1), "submissions": counts[a],
              "seconds_per_submission": round(seconds[a] / counts[a], 1)} for a in ASSIGNMENTS}, indent=2) + "\n")
     return SimpleNamespace(root=root, env=env, logs=logs, seconds=seconds, report=report,
                            grades=read_grades(root / "grades.csv"))

@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -126,6 +127,26 @@ def autograde(course: Path, assignment: str, extra: list[str], force: bool, note
     return code
 
 
+NOTES_FILE = "grading_notes.txt"
+
+
+def keep_notes(course: Path, assignment: str, since: float, notes: dict) -> None:
+    """Store this run's notes beside each notebook it graded; read back the older ones.
+
+    The notes live in ``autograded/<student>/<assignment>/grading_notes.txt``, so they last as
+    long as the graded notebook does (``--force`` regrades and rewrites both).
+    """
+    for folder in sorted((course / "autograded").glob(f"*/{assignment}")):
+        key = (folder.parent.name, assignment)
+        notebooks = list(folder.glob("*.ipynb"))
+        fresh = notebooks and max(p.stat().st_mtime for p in notebooks) >= since
+        path = folder / NOTES_FILE
+        if fresh:
+            path.write_text("".join(f"{note}\n" for note in dict.fromkeys(notes.get(key, []))), encoding="utf-8")
+        elif path.is_file():
+            notes[key] = path.read_text(encoding="utf-8").splitlines() + notes.get(key, [])
+
+
 def report_rows(course: Path, assignments: list[str], notes: dict, failures: dict) -> list[dict]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -213,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     for assignment in names:
         fix_names(course, assignment, notes)
         if any((course / "submitted").glob(f"*/{assignment}")):
+            since = time.time() - 1
             worst = max(worst, autograde(course, assignment, extra, args.force, notes, failures))
+            keep_notes(course, assignment, since, notes)
         else:
             print(f"{assignment}: nothing submitted")
     if not (course / "gradebook.db").is_file():
