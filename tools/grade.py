@@ -13,7 +13,8 @@ For each assignment this
    ``ps1_pixels (1).ipynb`` (a second download), ``ps1_pixels-Copy1.ipynb`` or
    ``ps1_pixels-2.ipynb`` -- and, when the expected notebook is missing, copies the newest
    such file to the expected name (the student's file stays as it is) and says so;
-2. runs ``nbgrader autograde`` once for all students;
+2. runs ``nbgrader autograde`` once for all students, and once more for a submission whose
+   kernel died while starting (that says nothing about the submission);
 3. writes ``grading_report.csv`` (or ``--report``): one row per student (from the gradebook's
    class list and the submitted/ folder) and assignment, with ``status`` ``graded``,
    ``missing`` (nothing handed in) or ``failed`` (handed in, but nbgrader could not grade it,
@@ -128,6 +129,7 @@ def autograde(course: Path, assignment: str, extra: list[str], force: bool, note
 
 
 NOTES_FILE = "grading_notes.txt"
+_KERNEL_FAILED = re.compile(r"Kernel died|kernel_info|UnresponsiveKernel|Kernel didn't respond")
 
 
 def keep_notes(course: Path, assignment: str, since: float, notes: dict) -> None:
@@ -235,7 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         fix_names(course, assignment, notes)
         if any((course / "submitted").glob(f"*/{assignment}")):
             since = time.time() - 1
-            worst = max(worst, autograde(course, assignment, extra, args.force, notes, failures))
+            code = autograde(course, assignment, extra, args.force, notes, failures)
+            # A kernel that died while starting (a busy machine, a port taken by another
+            # kernel) says nothing about the submission: try those once more.
+            for student in [s for (s, a), why in failures.items() if a == assignment and _KERNEL_FAILED.search(why)]:
+                del failures[(student, assignment)]
+                print(f"{student}/{assignment}: the kernel failed to start; grading again", flush=True)
+                again = autograde(course, assignment, ["--student", student, *extra], args.force, notes, failures)
+                if (student, assignment) not in failures:
+                    notes[(student, assignment)].append("graded on the second try (the kernel failed to start)")
+                if again == 0 and not any(a == assignment for (_, a) in failures):
+                    code = 0
+            worst = max(worst, code)
             keep_notes(course, assignment, since, notes)
         else:
             print(f"{assignment}: nothing submitted")
