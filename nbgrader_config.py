@@ -13,8 +13,28 @@ To regenerate every released assignment exactly as CI checks it, use
 
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from course_utils.nbgrader_plugins import (
+    PercentPerDayLate,
+    RepairGradeIds,
+    RepairingOverwriteCells,
+    TimeLimitedExecute,
+    install_validator,
+)
 
 
 class ShortErrorsInTestCells(NbGraderPreprocessor):
@@ -44,7 +64,10 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 # submitted/, autograded/, feedback/ and gradebook.db keep nbgrader's default names (all
 # gitignored). Folders nbgrader never copies into a release:
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+# (grading_notes.txt: tools/grade.py's notes beside each autograded notebook, for the
+# instructor, kept out of the feedback.)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store",
+                            "grading_notes.txt"]
 
 # --------------------------------------------------------------------------- student version
 # What replaces `### BEGIN SOLUTION ... ### END SOLUTION` in the exercises.
@@ -59,6 +82,25 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # takes a few seconds. A cell that runs longer (an endless loop, a huge training run) is
 # interrupted and scored like a cell that raised; the other cells are still graded.
 c.Execute.timeout = 60
+# ... and seconds per notebook (kernel start included): a submission that loops in several
+# cells costs at most this long; cells after the limit are not run and score zero.
+c.TimeLimitedExecute.notebook_timeout = 240
+# nbgrader's steps, with two of the course's (course_utils/nbgrader_plugins.py):
+# - RepairGradeIds: a renamed or deleted grade_id (a student copying cells, Colab) no longer
+#   stops grading with KeyError: 'grade_id';
+# - RepairingOverwriteCells: real edits of locked cells are logged as "[course] TAMPERED",
+#   while the expected difference (hidden tests cut from the release) is not reported;
+# - TimeLimitedExecute: the per-notebook limit above.
+c.Autograde.sanitize_preprocessors = [
+    RepairGradeIds, ClearOutput, DeduplicateIds, OverwriteKernelspec, RepairingOverwriteCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    TimeLimitedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+# Late submissions (due dates: docs/instructors.md) lose 10% of their score per started day.
+c.AssignLatePenalties.plugin_class = PercentPerDayLate
+c.PercentPerDayLate.percent_per_day = 10.0
 # Test cells a student deleted are put back (from the gradebook) and graded, with a note
 # saying so, instead of silently scoring zero. Changed types and contents of test cells are
 # always restored by nbgrader.
@@ -79,6 +121,16 @@ c.IgnorePattern.pattern = (
 # or other jobs on a 2-core runner). Kernels inherit this process's environment.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# --------------------------------------------------------------------------- validate
+# `nbgrader validate` exits with status 1 when a notebook fails, and names a failing set-up
+# cell first; what Validate says when a student edited a locked test cell:
+install_validator()
+c.Validator.changed_warning = (
+    "THE CONTENTS OF {num_changed} LOCKED TEST CELL(S) WERE EDITED. Grading ignores such edits "
+    "and runs the original test cells (with hidden checks), so passing here says little. Undo the "
+    "edits, or copy your answers into a fresh copy of the notebook.\n"
+)
 
 # --------------------------------------------------------------------------- feedback
 # nbgrader shows hidden tests in feedback by default; this course keeps them hidden so that

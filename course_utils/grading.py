@@ -24,11 +24,13 @@ Importing this module imports NumPy only; :func:`start_tensorflow` imports Tenso
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import logging
 import math
 import sys
 import warnings
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,9 +45,13 @@ __all__ = [
     "check_equal",
     "check_shape",
     "check_type",
+    "check_by_hand",
     "describe",
+    "forbid",
     "install",
+    "library_use",
     "passed",
+    "sklearn_metric_functions",
     "start_tensorflow",
 ]
 
@@ -287,6 +293,140 @@ def _scalar(name: str, value: Any, hint: str, reveal: bool) -> float:
 def passed(what: str) -> None:
     """Print the line a test cell ends with when all its checks passed."""
     print(f"\u2714 {what}: all checks in this cell passed.")
+
+
+# --------------------------------------------------------------------------- work done by hand
+
+_LIBRARY_PREFIXES = ("keras", "tensorflow", "sklearn", "scipy", "torch", "jax")
+
+
+def _code_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def library_use(func: Callable, libraries: Sequence[str], *, _seen: set[int] | None = None) -> list[str]:
+    """How ``func`` refers to any of ``libraries`` (module names such as ``"sklearn"``).
+
+    Looks at the names its code uses (its nested functions included): a name equal to a
+    library's, a global that is one of the library's modules or functions, and, through
+    functions defined in the same notebook, what those use in turn. Returns one short
+    description per finding (empty when there is none). Used by hidden tests of questions
+    that ask for a computation *by hand*; a call made some other way is caught by
+    :func:`forbid` while the function runs.
+    """
+    seen = _seen if _seen is not None else set()
+    code = getattr(func, "__code__", None)
+    if code is None or id(code) in seen:
+        return []
+    seen.add(id(code))
+    found: list[str] = []
+    libs = tuple(libraries)
+    namespace = getattr(func, "__globals__", {})
+    for name in sorted(_code_names(code)):
+        if name in libs:
+            found.append(f"uses {name}")
+            continue
+        value = namespace.get(name)
+        if value is None:
+            continue
+        origin = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(origin, str) and origin.split(".")[0] in libs:
+            found.append(f"uses {name} (from {origin.split('.')[0]})")
+        elif inspect.isfunction(value) and value is not func:
+            found += library_use(value, libs, _seen=seen)
+    return found
+
+
+class _Forbidden:
+    def __init__(self, label: str, calls: list[str]) -> None:
+        self.label, self.calls = label, calls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(self.label)
+        raise GradingError(f"{self.label} is not allowed in this answer")
+
+
+@contextlib.contextmanager
+def forbid(targets: Iterable[str], what: str, *, reveal: bool = False) -> Iterator[list[str]]:
+    """Make the functions named in ``targets`` fail while the block runs, then check.
+
+    Each target is ``"module.path:attribute"`` or ``"module.path:Class.attribute"``. Modules
+    that are not imported yet are skipped (the student's code cannot have used them without
+    importing them, and :func:`library_use` sees an import). Inside the block every call to a
+    target raises; after the block a :class:`GradingError` says which forbidden function
+    ``what`` called, even if the student's code caught the first error and carried on.
+    """
+    calls: list[str] = []
+    patched: list[tuple[Any, str, Any]] = []
+    for target in targets:
+        module_name, _, attr_path = target.partition(":")
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        *owners, attr = attr_path.split(".")
+        owner: Any = module
+        for part in owners:
+            owner = getattr(owner, part, None)
+        if owner is None or not hasattr(owner, attr):
+            continue
+        label = target.replace(":", ".").replace(".src", "")
+        own = attr in vars(owner)
+        patched.append((owner, attr, vars(owner)[attr] if own else None, own))
+        setattr(owner, attr, _Forbidden(label, calls))
+    try:
+        yield calls
+    finally:
+        for owner, attr, original, own in reversed(patched):
+            if own:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+    if calls:
+        _fail(what, f"calls {calls[0]}, which this question asks you not to use", reveal=reveal)
+
+
+def check_by_hand(what: str, func: Callable, libraries: Sequence[str] = _LIBRARY_PREFIXES) -> None:
+    """``func`` must not refer to any of ``libraries`` (see :func:`library_use`)."""
+    found = library_use(func, libraries)
+    if found:
+        _fail(what, "must be computed by hand, but " + "; ".join(dict.fromkeys(found)), reveal=False)
+
+
+CONV_FUNCTIONS = (
+    "keras.src.backend.tensorflow.nn:conv",
+    "keras.src.backend.tensorflow.nn:depthwise_conv",
+    "keras.src.backend.tensorflow.nn:separable_conv",
+    "keras.src.layers.convolutional.base_conv:BaseConv.call",
+    "keras.src.layers.convolutional.base_conv:BaseConv.compute_output_shape",
+    "keras.src.layers.convolutional.base_conv:compute_conv_output_shape",
+    "keras.src.ops.operation_utils:compute_conv_output_shape",
+    "tensorflow.python.ops.gen_nn_ops:conv2d",
+    "tensorflow.python.ops.nn_ops:convolution_v2",
+    "tensorflow.python.ops.nn_ops:conv2d_v2",
+    "tensorflow.raw_ops:Conv2D",
+    "scipy.signal:correlate", "scipy.signal:correlate2d", "scipy.signal:convolve",
+    "scipy.signal:convolve2d", "scipy.signal:fftconvolve", "scipy.signal:oaconvolve",
+    "scipy.ndimage:correlate", "scipy.ndimage:convolve",
+)
+"""What :func:`forbid` switches off while a hand-written convolution is graded."""
+
+
+def sklearn_metric_functions() -> list[str]:
+    """Every public function of ``sklearn.metrics`` (and where it is defined), for :func:`forbid`."""
+    metrics = sys.modules.get("sklearn.metrics")
+    if metrics is None:
+        return []
+    targets = []
+    for name in dir(metrics):
+        value = getattr(metrics, name)
+        if inspect.isfunction(value) and not name.startswith("_"):
+            targets.append(f"sklearn.metrics:{name}")
+            targets.append(f"{value.__module__}:{name}")
+    return sorted(set(targets))
 
 
 # --------------------------------------------------------------------------- notebook set-up

@@ -39,6 +39,8 @@ def grading_env(cache: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     env.pop("NBGRADER_EXECUTION", None)
+    # nbgrader_config.py imports course_utils.nbgrader_plugins: use this checkout's.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 

@@ -43,6 +43,8 @@ def _env() -> dict[str, str]:
     # next to this Python findable even when its virtual environment is not activated.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.pop("NBGRADER_EXECUTION", None)
+    # nbgrader_config.py imports course_utils.nbgrader_plugins: use this checkout's.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
