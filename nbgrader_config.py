@@ -85,6 +85,9 @@ c.Execute.timeout = 60
 # ... and seconds per notebook (kernel start included): a submission that loops in several
 # cells costs at most this long; cells after the limit are not run and score zero.
 c.TimeLimitedExecute.notebook_timeout = 240
+# The locked set-up cell may take longer: on a cold cache ps3's extracts the bottleneck
+# features of its photos once (later submissions read them from the cache).
+c.TimeLimitedExecute.setup_timeout = 180
 # nbgrader's steps, with two of the course's (course_utils/nbgrader_plugins.py):
 # - RepairGradeIds: a renamed or deleted grade_id (a student copying cells, Colab) no longer
 #   stops grading with KeyError: 'grade_id';

@@ -68,7 +68,8 @@ DISTINCTIVE = {
                 "build_cnn(input_shape=(12, 12, 3), num_classes=4)", "renamed = np.roll(np.arange(10), 3)",
                 "keras.layers.Dropout(0.3)"],
     "ps3_transfer": ["model.trainable = False", "in_place_preprocess", "np.add.at(matrix",
-                     "make_blobs(101, 5, 32, 40)", "where=predicted > 0", "sklearn_metric_functions()"],
+                     "make_blobs(101, 5, 32, 40)", "where=predicted > 0", "sklearn_metric_functions()",
+                     "flower_head, _ = train_head(train_features", "scratch_head, _ = train_head(pixels[train_idx]"],
 }
 
 PS1, PS2, PS3 = ASSIGNMENTS
@@ -76,7 +77,7 @@ POINTS = {
     PS1: {"q1_tests": 1, "q2_tests": 2, "q3_tests": 2, "q4_tests": 2, "q5_tests": 1, "q6_tests": 2,
           "q7_tests": 2, "q8_tests": 1},
     PS2: {"q1_tests": 3, "q2_tests": 2, "q3_tests": 3, "q4_tests": 3, "q5_tests": 2},
-    PS3: {"q1_tests": 2, "q2_tests": 3, "q3_tests": 3, "q4_tests": 2, "q5_tests": 2},
+    PS3: {"q1_tests": 2, "q2_tests": 3, "q3_tests": 3, "q4_tests": 2, "q5_tests": 2, "q6_tests": 2},
 }
 PS1_POINTS = POINTS[PS1]
 TOTAL = {a: sum(p.values()) for a, p in POINTS.items()}
@@ -770,6 +771,9 @@ def test_grading_runs_in_fast_mode_with_real_checks_and_a_quiet_set_up(graded):
     for gid in POINTS[PS2]:
         assert "\u2714" in cell_outputs_text(nb, gid) and not _failed(_cell(nb, gid)), gid
     assert "BEGIN HIDDEN TESTS" in _cell(nb, "q4_tests").source  # hidden tests were restored and run
+    ps3 = _autograded(graded, "solution", PS3)  # Inception V3 bottlenecks of flower photos; random weights here
+    assert "test photos of ['daisy'" in cell_outputs_text(ps3, "setup") and "RANDOM weights" in cell_outputs_text(ps3, "setup")
+    assert "transfer-learning check was SKIPPED" in cell_outputs_text(ps3, "q6_tests")
     for assignment in (PS1, PS2):  # nothing on standard error: no TensorFlow start-up notices
         setup = _cell(_autograded(graded, "solution", assignment), "setup")
         assert not [o for o in setup.outputs if o.output_type == "stream" and o.name == "stderr"], assignment
