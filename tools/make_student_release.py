@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
