@@ -3,8 +3,8 @@
 Usage (from the repository root, with the test extras installed)::
 
     python benchmarks/run.py --all                  # everything below (takes an hour or more)
-    python benchmarks/run.py --lessons --modes fast --repeat 3
-    python benchmarks/run.py --lessons --modes full --only 05 06 --repeat 1
+    python benchmarks/run.py --lessons --modes fast             # one pass per seed (42 1 2)
+    python benchmarks/run.py --lessons --modes full --only 05 06 --seeds 42
     python benchmarks/run.py --ladder               # accuracy ladder from full-mode lesson runs
     python benchmarks/run.py --extraction --autograde
     python benchmarks/run.py --ci                   # times `bash .ci/run` in a fresh clone
@@ -12,6 +12,10 @@ Usage (from the repository root, with the test extras installed)::
 Each section replaces its own entries in ``benchmarks/results.json`` and the Markdown report
 is rebuilt from all of them, so sections can be measured at different times. The benchmark
 reports; it never asserts. Set COURSE_DATA_DIR to use a local copy of the flower photos.
+
+Lesson passes run once per seed (``--seeds``, default three): each pass sets ``COURSE_SEED``, so
+a range over the passes shows how far a figure moves between seeds, not only between runs.
+The seeds are recorded beside every figure.
 """
 
 from __future__ import annotations
@@ -136,7 +140,10 @@ def save_results(results: dict) -> None:
 # --------------------------------------------------------------------------- lessons
 
 
-def run_notebook(path: Path, mode: str, workdir: Path, cache: Path) -> dict:
+DEFAULT_SEEDS = [42, 1, 2]
+
+
+def run_notebook(path: Path, mode: str, workdir: Path, cache: Path, seed: int) -> dict:
     """Execute one notebook in a fresh kernel as a student would; time it and sample memory.
 
     ``cache`` becomes the kernel's COURSE_CACHE_DIR, so a pass over the lessons shares one
@@ -148,6 +155,7 @@ def run_notebook(path: Path, mode: str, workdir: Path, cache: Path) -> dict:
     if mode == "fast":
         env["COURSE_FAST"] = "1"
     env["COURSE_CACHE_DIR"] = str(cache)
+    env["COURSE_SEED"] = str(seed)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("MPLBACKEND", "Agg")
     out = workdir / f"{path.stem}-{mode}.ipynb"
@@ -159,12 +167,19 @@ def run_notebook(path: Path, mode: str, workdir: Path, cache: Path) -> dict:
     with PeakRSS(proc.pid, match="ipykernel") as sampler:
         log, _ = proc.communicate()
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_rss_bytes": sampler.peak, "ok": proc.returncode == 0,
+    return {"seconds": seconds, "peak_rss_bytes": sampler.peak, "ok": proc.returncode == 0, "seed": seed,
             "error": None if proc.returncode == 0 else log[-2000:]}
 
 
-def bench_lessons(results: dict, modes: list[str], repeat: int, only: list[str] | None) -> None:
-    """``repeat`` passes per mode; each pass runs the lessons in course order with an empty cache.
+def split_sizes() -> dict:
+    """Photos in each part of the course's split of the flower photos (full mode), for the report."""
+    from course_utils import data
+
+    return {key: len(part) for key, part in data.split_folder(data.flower_photos()).items()}
+
+
+def bench_lessons(results: dict, modes: list[str], seeds: list[int], only: list[str] | None) -> None:
+    """One pass per seed and mode; each pass runs the lessons in course order with an empty cache.
 
     An empty cache per pass is what a new student meets: decoded images and bottleneck
     features are computed once in the pass (lesson 06 pays for its extraction every pass).
@@ -174,30 +189,34 @@ def bench_lessons(results: dict, modes: list[str], repeat: int, only: list[str] 
     if only:
         notebooks = [nb for nb in notebooks if nb.name[:2] in only]
     section = results.setdefault("lessons", {})
+    results["split"] = {"sizes": split_sizes(), "measured": now()}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in modes:
             runs: dict[str, list[dict]] = {nb.stem: [] for nb in notebooks}
             recorded: list[dict] = []
-            for i in range(repeat):
+            for i, seed in enumerate(seeds):
                 cache = Path(tmp) / f"cache-{mode}-{i}"
                 cache.mkdir()
                 for nb in notebooks:
-                    print(f"[lessons] {mode} pass {i + 1}/{repeat}: {nb.name} ...", flush=True)
-                    run = run_notebook(nb, mode, Path(tmp), cache)
+                    print(f"[lessons] {mode} pass {i + 1}/{len(seeds)} (seed {seed}): {nb.name} ...", flush=True)
+                    run = run_notebook(nb, mode, Path(tmp), cache, seed)
                     runs[nb.stem].append(run)
                     print(f"          {run['seconds']:.0f} s, peak {run['peak_rss_bytes'] / 1024**2:.0f} MiB,"
                           f" {'ok' if run['ok'] else 'FAILED'}", flush=True)
                 recorded_file = cache / "results.json"
                 if recorded_file.exists():
-                    recorded.append(json.loads(recorded_file.read_text()))
+                    recorded.append({key: {**entry, "seed": seed}
+                                     for key, entry in json.loads(recorded_file.read_text()).items()})
             for nb in notebooks:
                 done = runs[nb.stem]
                 section.setdefault(nb.stem, {})[mode] = {
                     "seconds": summarise([r["seconds"] for r in done]),
                     "peak_rss_mib": summarise([r["peak_rss_bytes"] / 1024**2 for r in done]),
+                    "seeds": [r["seed"] for r in done],
                     "ok": all(r["ok"] for r in done),
                     "errors": [r["error"] for r in done if r["error"]],
                     "measured": now(),
+                    "load_average_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
                     "data": "COURSE_DATA_DIR (no download)" if os.environ.get("COURSE_DATA_DIR") else "downloaded",
                     "random_weights_allowed": os.environ.get("COURSE_ALLOW_RANDOM_WEIGHTS") == "1",
                 }
@@ -223,8 +242,8 @@ def ladder_stages() -> list[tuple[str, str]]:
 def bench_ladder(results: dict) -> None:
     """The held-out accuracies the lessons recorded in the full-mode passes of ``--lessons``.
 
-    Each pass starts from an empty cache and records every stage once on the same hash-split
-    test set; the ladder reports the median over passes and the range.
+    Each pass (one seed) starts from an empty cache and records every stage once on the same
+    content-hash test set; the ladder reports the median over the seeds and the range.
     """
     passes = results.get("recorded_accuracies", {}).get("passes", [])
     rows = []
@@ -240,6 +259,7 @@ def bench_ladder(results: dict) -> None:
             row["why_missing"] = "only fast-mode runs were recorded"
         else:
             row.update(accuracy=summarise([float(e["accuracy"]) for e in entries]),
+                       seeds=[e.get("seed") for e in entries],
                        n_images=int(entries[0]["n_images"]), note=entries[-1].get("note", ""))
         rows.append(row)
     results["ladder"] = {"rows": rows, "measured": now()}
@@ -324,11 +344,25 @@ def _fmt_spread(stat: dict, unit: str, digits: int = 0) -> str:
     return f"{stat['median']:.{digits}f} {unit} ({stat['min']:.{digits}f}-{stat['max']:.{digits}f}, {stat['runs']} runs)"
 
 
+def _seeds_note(lessons: dict) -> str:
+    seeds = sorted({seed for lesson in lessons.values() for mode in lesson.values() for seed in mode.get("seeds", [])})
+    return f" (seeds {', '.join(map(str, seeds))})" if seeds else ""
+
+
+def _split_note(results: dict) -> str:
+    sizes = results.get("split", {}).get("sizes")
+    if not sizes:
+        return "split sizes not recorded"
+    return (f"the split gives {sizes['train']:,} training, {sizes['validation']:,} validation and "
+            f"{sizes['test']:,} test photos in full mode")
+
+
 def render(results: dict) -> str:
     hw = results.get("hardware", {})
     lines = ["# Benchmark results", "",
              "Produced by `python benchmarks/run.py` (see its docstring for the sections); the raw figures",
-             "are in `results.json` beside this file. Figures are medians with the range over repeated runs.",
+             "are in `results.json` beside this file. Figures are medians with the range over the runs; lesson",
+             "runs use one seed each (`COURSE_SEED`, listed), so a range shows how far a figure moves between seeds.",
              "The benchmark reports and never asserts; the test suite holds no timing assertions.", "",
              "Reproduce everything (about 90 minutes on two cores) from the repository root, with the test",
              "extras installed:", "",
@@ -346,9 +380,9 @@ def render(results: dict) -> str:
         lines += ["", "## Lessons (fresh kernel, top to bottom)", "",
                   "Each run is a pass over the lessons in course order, as a new student makes it: every lesson in",
                   "a fresh kernel (`jupyter nbconvert --execute`), one course cache per pass that starts empty",
-                  "(decoded images and bottleneck features are computed once per pass). Data: the 2,400 flower",
-                  "photos of `COURSE_DATA_DIR` (no download; the split gives 1,940 training, 226 validation and",
-                  "234 test photos in full mode; fast mode takes at most 40 training photos per class). Wall time is",
+                  "(decoded images and bottleneck features are computed once per pass), one seed per pass"
+                  + _seeds_note(lessons) + ". Data: the flower photos of `COURSE_DATA_DIR` (no download; "
+                  + _split_note(results) + "; fast mode takes at most 40 training photos per class). Wall time is",
                   "the whole notebook, kernel start included; peak memory is the resident set size of the kernel",
                   "and its child processes, sampled every 0.2 s from outside."
                   + (" Offline, lessons 00 and 06 ran with random Inception V3 weights"
@@ -373,14 +407,17 @@ def render(results: dict) -> str:
                 lines.append(f"| {name} | {mode} | {_fmt_spread(secs, 's')} | {_fmt_spread(mem, 'MiB')} | {verdict} |")
     ladder = results.get("ladder")
     if ladder:
-        lines += ["", "## Accuracy ladder (flower photos, the same hash-split test set)", "",
+        lines += ["", "## Accuracy ladder (flower photos, the same content-hash test set)", "",
                   "Recorded by the lessons themselves in the full-mode passes above (each model trained once per",
-                  "pass with the course's fixed seed, evaluated once on the test photos).", "",
+                  "pass, with that pass's seed, and evaluated once on the test photos); median and range over the seeds.",
+                  "",
                   "| model | held-out accuracy | test images |", "|---|---|---|"]
         for row in ladder["rows"]:
             if "accuracy" in row:
                 acc = row["accuracy"]
+                seeds = ", ".join(str(x) for x in row.get("seeds", []) if x is not None)
                 spread = "" if acc["runs"] == 1 else f" ({acc['min']:.1%}-{acc['max']:.1%}, {acc['runs']} runs)"
+                spread += f"; seeds {seeds}" if seeds else ""
                 lines.append(f"| {row['label']} | {acc['median']:.1%}{spread} | {row['n_images']} |")
             else:
                 lines.append(f"| {row['label']} | not measured: {row['why_missing']} | - |")
@@ -426,13 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extraction-images", type=int, default=320)
     parser.add_argument("--autograde", action="store_true")
     parser.add_argument("--ci", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the extraction and autograde sections")
+    parser.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS,
+                        help="one pass over the lessons per seed (COURSE_SEED); default: %(default)s")
     parser.add_argument("--render", action="store_true", help="only rebuild RESULTS.md from results.json")
     args = parser.parse_args(argv)
     results = load_results()
     results["hardware"] = hardware()
     if args.lessons or args.all:
-        bench_lessons(results, args.modes, args.repeat, args.only)
+        bench_lessons(results, args.modes, args.seeds, args.only)
     if args.ladder or args.all:
         bench_ladder(results)
     if args.extraction or args.all:

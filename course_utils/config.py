@@ -16,6 +16,9 @@ Environment variables
 ``COURSE_CACHE_DIR``
     Where downloads, decoded images and bottleneck features are cached
     (default ``~/.cache/pixels-to-poets``).
+``COURSE_SEED``
+    The seed every lesson and tool uses (default 42). The benchmark sets it to measure how
+    much a result moves from one seed to the next; a student normally leaves it alone.
 ``NBGRADER_EXECUTION``
     Set by nbgrader while autograding; treated like fast mode.
 """
@@ -42,8 +45,26 @@ __all__ = [
     "set_seeds",
 ]
 
-#: The seed every lesson uses, so that a rerun gives the same numbers on the same machine.
-SEED = 42
+DEFAULT_SEED = 42
+
+
+def _seed_from_environment() -> int:
+    raw = os.environ.get("COURSE_SEED", "").strip()
+    if not raw:
+        return DEFAULT_SEED
+    try:
+        return int(raw)
+    except ValueError:
+        import warnings
+
+        warnings.warn(f"COURSE_SEED={raw!r} is not a whole number; using the default seed {DEFAULT_SEED}. "
+                      "Set it to an integer such as COURSE_SEED=1, or unset it.", stacklevel=2)
+        return DEFAULT_SEED
+
+
+#: The seed every lesson uses, so that a rerun gives the same numbers on the same machine
+#: (``COURSE_SEED`` when set, else 42).
+SEED = _seed_from_environment()
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -133,12 +154,15 @@ def detect_environment() -> Environment:
     return Environment(where, platform.python_version(), platform.system(), cpus)
 
 
-def set_seeds(seed: int = SEED) -> None:
-    """Seed Python, NumPy and (if imported or importable) Keras/TensorFlow.
+def set_seeds(seed: int | None = None) -> None:
+    """Seed Python, NumPy and (if imported or importable) Keras/TensorFlow with ``seed``
+    (default :data:`SEED`).
 
     Uses ``keras.utils.set_random_seed`` when Keras is already imported, so calling this
     from a quiz-only notebook does not pull in TensorFlow.
     """
+    if seed is None:
+        seed = SEED
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     try:

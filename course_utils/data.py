@@ -61,8 +61,10 @@ __all__ = [
     "check_cache_dir",
     "show_path",
     "unpack_image_zip",
+    "duplicate_groups",
     "split_by_hash",
     "split_folder",
+    "split_of_digest",
     "validate_image_folder",
     "which_split",
 ]
@@ -446,6 +448,8 @@ class ValidationReport:
     root: Path
     class_counts: dict[str, int] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    #: groups of byte-identical usable files (two or more paths each), in folder order
+    duplicate_groups: list[list[Path]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -467,6 +471,10 @@ class ValidationReport:
             lines.extend(f"  {issue}" for issue in self.issues)
         else:
             lines.append("No problems found.")
+        if self.duplicate_groups:
+            lines.append(f"{len(self.duplicate_groups)} group(s) of byte-identical files (the split keeps each "
+                         "group in one set; training sees such a photo more than once):")
+            lines.extend("  " + " = ".join(show_path(p) for p in group) for group in self.duplicate_groups)
         return "\n".join(lines)
 
     def raise_if_fatal(self) -> None:
@@ -616,6 +624,7 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
             hint = "move it into the folder of its class" if _is_image_name(item) else "it is ignored"
             report.issues.append(Issue(item, "not-in-class-folder", f"is directly in the root folder; {hint}"))
     seen: dict[str, Path] = {}
+    groups: dict[str, list[Path]] = {}
     for folder in class_folders(root):
         usable = 0
         try:
@@ -648,16 +657,23 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
                 report.issues.append(Issue(item, "unreadable", f"cannot be read ({exc.strerror})", skip=True))
                 continue
             if digest in seen:
-                report.issues.append(Issue(item, "duplicate", f"has the same content as {show_path(seen[digest])}; "
-                                           "duplicates can leak between training and test sets"))
+                first = seen[digest]
+                where = ("" if first.parent == item.parent else
+                         f" in another class folder ({show_path(first.parent.name)}): at most one label is right")
+                report.issues.append(Issue(item, "duplicate", f"has the same content as {show_path(first)}{where}; "
+                                           "the split keeps byte-identical files in one set, so they cannot leak "
+                                           "from training into test, but the photo counts twice"))
+                groups[digest].append(item)
             else:
                 seen[digest] = item
+                groups[digest] = [item]
             usable += 1
         if usable < min_per_class:
             report.issues.append(Issue(folder, "empty-class", f"has {usable} usable image(s); add images or "
                                        "remove the folder", fatal=True))
         else:
             report.class_counts[folder.name] = usable
+    report.duplicate_groups = [group for group in groups.values() if len(group) > 1]
     if len(report.class_counts) < 2:
         found = ", ".join(show_path(n) for n in report.class_counts) or "none"
         report.issues.append(Issue(root, "too-few-classes", f"needs at least two class folders with images "
@@ -670,16 +686,13 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
 _MAX_PER_CLASS = 2**27 - 1  # as in TensorFlow for Poets' retrain.py
 
 
-def which_split(path: str | os.PathLike, validation_percentage: float = 10, testing_percentage: float = 10) -> str:
-    """``"train"``, ``"validation"`` or ``"test"`` for one file, from a hash of its name.
+def split_of_digest(digest: str, validation_percentage: float = 10, testing_percentage: float = 10) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for a file with this SHA-256 (hex) of its content.
 
-    The decision depends only on the file name (with any ``_nohash_`` suffix removed, so
-    variants of one photo stay together), never on the other files: adding images later
-    does not move existing ones between sets.
+    The digest is read as a number and scaled to 0-100: below ``validation_percentage`` goes to
+    validation, below the sum of both percentages to test, the rest to training.
     """
-    name = re.sub(r"_nohash_.*$", "", Path(path).name)
-    # os.fsencode: the name's own bytes, also for names that are not valid UTF-8
-    value = int(hashlib.sha1(os.fsencode(name)).hexdigest(), 16) % (_MAX_PER_CLASS + 1)
+    value = int(digest, 16) % (_MAX_PER_CLASS + 1)
     percent = value * 100.0 / _MAX_PER_CLASS
     if percent < validation_percentage:
         return "validation"
@@ -688,14 +701,40 @@ def which_split(path: str | os.PathLike, validation_percentage: float = 10, test
     return "train"
 
 
+def which_split(path: str | os.PathLike, validation_percentage: float = 10, testing_percentage: float = 10) -> str:
+    """``"train"``, ``"validation"`` or ``"test"`` for one file, from a hash of its *content*.
+
+    The decision depends only on the file's bytes (SHA-256, :func:`course_utils.files.file_digest`),
+    never on its name or on the other files: byte-identical copies always land in the same set,
+    a renamed or moved photo stays where it was, and adding photos later does not move existing
+    ones between sets. (TensorFlow for Poets hashed the file *name*, so a copy saved under
+    another name could land in training while the original was in test.)
+    """
+    return split_of_digest(file_digest(path), validation_percentage, testing_percentage)
+
+
 def split_by_hash(
     paths: Sequence[str | os.PathLike], validation_percentage: float = 10, testing_percentage: float = 10
 ) -> dict[str, list[int]]:
-    """Indices of ``paths`` in each split, decided by :func:`which_split`."""
+    """Indices of ``paths`` in each split, decided by :func:`which_split` (a hash of each file's content)."""
     out: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
     for i, path in enumerate(paths):
         out[which_split(path, validation_percentage, testing_percentage)].append(i)
     return out
+
+
+def duplicate_groups(paths: Iterable[str | os.PathLike]) -> list[list[Path]]:
+    """Groups of byte-identical files among ``paths`` (two or more each, in the order given).
+
+    Files that cannot be read are left out. Nothing is changed on disk.
+    """
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        try:
+            groups[file_digest(path)].append(Path(path))
+        except OSError:
+            continue
+    return [group for group in groups.values() if len(group) > 1]
 
 
 @dataclass
@@ -734,7 +773,7 @@ def split_folder(
     per_class: int | None = None,
     skip: Iterable[str | os.PathLike] = (),
 ) -> dict[str, Split]:
-    """Split a one-folder-per-class tree into ``train``/``validation``/``test`` by file-name hash.
+    """Split a one-folder-per-class tree into ``train``/``validation``/``test`` by a hash of each file's content.
 
     ``per_class`` keeps at most that many images per class *in each split* (fast mode uses
     it); the choice is deterministic.
@@ -925,7 +964,7 @@ def load_image_arrays(
 def load_flower_arrays(
     image_size: int = 96, *, per_class: int | None = None, root: str | os.PathLike | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]] | dict:
-    """The flower photos as uint8 arrays, split by file-name hash (80/10/10).
+    """The flower photos as uint8 arrays, split by a hash of each file's content (80/10/10).
 
     Returns a dict with ``"train"``, ``"validation"`` and ``"test"`` mapping to
     ``(images, labels)`` and ``"class_names"``. In fast mode (``COURSE_FAST=1``) at most 40

@@ -126,6 +126,8 @@ def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> config.Envi
                              ("grading", config.grading_mode()),
                              ("random weights allowed", config.allow_random_weights())) if on]
     lines.append(f"  mode          {', '.join(modes) if modes else 'full'}")
+    if config.SEED != config.DEFAULT_SEED:
+        lines.append(f"  seed          {config.SEED} (COURSE_SEED; the default is {config.DEFAULT_SEED})")
     config.set_seeds()
     from course_utils import plots  # figures: no axis offsets, alternative text for screen readers
 

@@ -7,7 +7,7 @@ records live in one small JSON file in the course cache (``config.cache_dir() /
 machine. Nothing here imports TensorFlow or pandas.
 
 Convention: the accuracy recorded is measured once, on the ``"test"`` part of the
-hash split (:func:`course_utils.data.split_folder`), with the number of images it was
+content-hash split (:func:`course_utils.data.split_folder`), with the number of images it was
 measured on, so that the numbers of different lessons can be compared.
 
 Example::

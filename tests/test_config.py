@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -84,3 +85,15 @@ def test_set_seeds_seeds_keras_when_it_is_imported():
     first = keras.ops.convert_to_numpy(keras.random.uniform((4,))).tolist()
     config.set_seeds(3)
     assert keras.ops.convert_to_numpy(keras.random.uniform((4,))).tolist() == first
+
+
+@pytest.mark.parametrize(("value", "expected", "warns"), [("", 42, False), ("7", 7, False), ("seven", 42, True)])
+def test_course_seed_sets_the_seed(value, expected, warns):
+    code = ("import warnings; warnings.simplefilter('always'); import random; "
+            "from course_utils import config; config.set_seeds(); print(config.SEED, random.random())")
+    env = {**os.environ, "COURSE_SEED": value}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    seed, draw = done.stdout.split()
+    random.seed(expected)
+    assert int(seed) == expected and float(draw) == random.random()
+    assert ("COURSE_SEED='seven' is not a whole number" in done.stderr) == warns

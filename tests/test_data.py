@@ -150,20 +150,65 @@ def test_convertible_images_decode_to_rgb(tmp_path):
 # --------------------------------------------------------------------------- splits
 
 
+def _photo_files(folder: Path, count: int, start: int = 0) -> list[Path]:
+    """``count`` small files with different contents (the split reads bytes, not pixels)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + count):
+        path = folder / f"img_{i:04d}.jpg"
+        path.write_bytes(f"photo number {i}".encode())
+        paths.append(path)
+    return paths
+
+
 def test_split_is_stable_when_images_are_added(tmp_path):
-    names = [f"img_{i:04d}.jpg" for i in range(400)]
-    before = {n: data.which_split(n) for n in names}
-    more = names + [f"new_{i:04d}.jpg" for i in range(200)]
-    after = {n: data.which_split(n) for n in more}
-    assert all(after[n] == before[n] for n in names)
+    old = _photo_files(tmp_path / "daisy", 400)
+    before = {p: data.which_split(p) for p in old}
+    new = _photo_files(tmp_path / "daisy", 200, start=400)
+    after = data.split_by_hash(old + new)
+    moved = [p for key, indices in after.items() for i in indices if i < len(old) and before[old[i]] != key]
+    assert moved == []
     counts = {k: list(before.values()).count(k) for k in ("train", "validation", "test")}
     assert 280 <= counts["train"] <= 360 and 20 <= counts["test"] <= 60 and 20 <= counts["validation"] <= 60
 
 
-def test_split_ignores_folder_and_nohash_suffix():
-    assert data.which_split("/a/daisy/x_nohash_1.jpg") == data.which_split("/b/tulips/x_nohash_7.jpg")
-    same = {data.which_split(f"/photos/cat/x_nohash_{i}.jpg") for i in range(20)}
-    assert len(same) == 1, "variants of one photo must stay in one split"
+def test_split_follows_content_not_name(tmp_path):
+    photos = _photo_files(tmp_path / "a", 60)
+    for i, photo in enumerate(photos):  # a copy under another name, in another folder, lands in the same set
+        copy = tmp_path / "b" / f"renamed copy {i}.JPG"
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(photo.read_bytes())
+        assert data.which_split(copy) == data.which_split(photo)
+    # ... and the decision really depends on the bytes: one name, sixty contents, all three sets
+    target = tmp_path / "one_name.jpg"
+    seen = set()
+    for i in range(60):
+        target.write_bytes(f"photo number {i}".encode())
+        seen.add(data.which_split(target))
+    assert seen == {"train", "validation", "test"}
+
+
+def test_split_keeps_byte_identical_files_together_in_the_flowers(flowers_dir):
+    groups = data.duplicate_groups(data.list_images(flowers_dir)[0])
+    assert groups, "the course's flower copy holds byte-identical pairs (shared/data/README)"
+    set_of = {str(p): key for key, split in data.split_folder(flowers_dir).items() for p in split.paths}
+    for group in groups:
+        assert len({set_of[str(p)] for p in group}) == 1, f"a duplicate group straddles two sets: {group}"
+
+
+def test_validator_reports_duplicate_groups(tmp_path):
+    data.make_synthetic_dataset(tmp_path / "s", per_class=4, image_size=24)
+    circle = sorted((tmp_path / "s" / "circles").glob("*.jpg"))[0]
+    for target in (tmp_path / "s" / "circles" / "copy1.jpg", tmp_path / "s" / "squares" / "copy2.jpg"):
+        target.write_bytes(circle.read_bytes())
+    report = data.validate_image_folder(tmp_path / "s")
+    assert len(report.duplicate_groups) == 1 and len(report.duplicate_groups[0]) == 3
+    assert set(report.duplicate_groups[0]) == {circle, tmp_path / "s" / "circles" / "copy1.jpg",
+                                               tmp_path / "s" / "squares" / "copy2.jpg"}
+    cross = [i for i in report.issues if i.kind == "duplicate" and i.path.name == "copy2.jpg"]
+    assert cross and "another class folder" in cross[0].message
+    assert "1 group(s) of byte-identical files" in report.summary()
+    assert report.ok  # duplicates are reported, not fatal
 
 
 def test_split_folder_on_real_flowers(flowers_dir):

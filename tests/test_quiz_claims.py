@@ -529,36 +529,68 @@ def test_class_names_come_from_sorted_folder_names(keras, tmp_path):
     assert ds.class_names[0] == "Roses"
 
 
-def _hash_split(name: str, validation: int = 10, test: int = 10) -> str:
-    """A file-name hash split like the one the question describes."""
-    percent = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 100
-    return "validation" if percent < validation else "test" if percent < validation + test else "train"
+def _name_hash_split(path: Path) -> str:
+    """TensorFlow for Poets' rule: the set from a SHA-1 of the file *name* (the question's contrast)."""
+    from course_utils import data
+
+    return data.split_of_digest(hashlib.sha1(path.name.encode()).hexdigest())
 
 
 @backs("q04-hash-split")
-def test_hashlib_is_stable_across_processes_but_hash_is_not():
-    name = "flower_photos/daisy/100080576_f52e8ee070_n.jpg"
-    code = f"import hashlib; print(hash({name!r}), hashlib.sha1({name!r}.encode()).hexdigest())"
-    outputs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={"PYTHONHASHSEED": seed, "PATH": os.environ.get("PATH", "")}).stdout.split()
-        for seed in ("1", "2")
-    ]
-    builtin_stable = outputs[0][0] == outputs[1][0]
-    hashlib_stable = outputs[0][1] == outputs[1][1] == hashlib.sha1(name.encode()).hexdigest()
-    names = [f"daisy/photo_{i}.jpg" for i in range(300)]
-    before = {n: _hash_split(n) for n in names}
-    after = {n: _hash_split(n) for n in names + [f"daisy/new_{i}.jpg" for i in range(200)]}
-    unchanged = all(after[n] == before[n] for n in names)
-    counts = {part: list(before.values()).count(part) for part in ("train", "validation", "test")}
-    exact = counts == {"train": 240, "validation": 30, "test": 30}
-    copies = [f"daisy/photo_{i} copy.jpg" for i in range(300)]  # the same photos, renamed
-    copies_together = all(_hash_split(c) == before[n] for c, n in zip(copies, names))
+def test_content_hash_split_keeps_copies_together_and_never_moves_photos(tmp_path):
+    from PIL import Image
+
+    from course_utils import data
+
+    rng = np.random.default_rng(0)
+    folder, copies = tmp_path / "daisy", tmp_path / "holiday"
+    folder.mkdir()
+    copies.mkdir()
+    photos = []
+    for i in range(60):
+        photo = folder / f"photo_{i}.jpg"
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(photo, quality=90)
+        photos.append(photo)
+    renamed = []
+    for photo in photos:
+        copy = copies / f"{photo.stem} (copy).jpg"
+        copy.write_bytes(photo.read_bytes())
+        renamed.append(copy)
+    content_together = all(data.which_split(c) == data.which_split(p) for c, p in zip(renamed, photos))
+    name_apart = any(_name_hash_split(c) != _name_hash_split(p) for c, p in zip(renamed, photos))
+
+    # adding photos: does any existing photo move, under either rule?
+    added = []
+    for i in range(60, 120):
+        photo = folder / f"photo_{i}.jpg"
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(photo, quality=90)
+        added.append(photo)
+    before_content = data.split_by_hash(photos)
+    after_content = data.split_by_hash(photos + added)
+    moved_content = any(i not in after_content[key] for key, indices in before_content.items() for i in indices)
+    names_before = {p: _name_hash_split(p) for p in photos}  # the name rule, asked again after the additions
+    moved_name = any(_name_hash_split(p) != names_before[p] for p in photos + added if p in names_before)
+
+    # an edited copy: cropped by one pixel, or re-saved at another JPEG quality
+    edited_same = []
+    for photo in photos:
+        with Image.open(photo) as img:
+            pixels = img.convert("RGB")
+        for k, edit in enumerate((pixels.crop((1, 1, 24, 24)), pixels)):
+            target = tmp_path / f"{photo.stem}_edit{k}.jpg"
+            edit.save(target, quality=70)
+            edited_same.append(data.which_split(target) == data.which_split(photo))
+
+    # the built-in hash() of the same bytes in two processes
+    code = "import sys; print(hash(open(sys.argv[1], 'rb').read()))"
+    builtin = {subprocess.run([sys.executable, "-c", code, str(photos[0])], capture_output=True, text=True,
+                              check=True, env={"PYTHONHASHSEED": seed, "PATH": os.environ.get("PATH", "")}).stdout
+               for seed in ("1", "2")}
     marks("q04-hash-split", {
-        "a copy of a photo saved under another name": copies_together,
-        "exactly 80/10/10": exact,
-        "in every run and on every machine, even after photos are added": hashlib_stable and unchanged,
-        "built-in `hash(filename)`": builtin_stable,
+        "saved under another name lands in the same set": content_together and name_apart,
+        "Adding photos to the folder moves some existing photos": moved_content or moved_name,
+        "cropped, or re-saved as a JPEG, keeps its set": all(edited_same),
+        "built-in `hash()` of the bytes would work": len(builtin) == 1,
     })
 
 

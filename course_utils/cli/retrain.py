@@ -1,7 +1,7 @@
 """``course-retrain``: retrain a classifier on your own folders of images.
 
 The TensorFlow for Poets ``retrain.py`` idea with today's Keras: give it a folder with one
-sub-folder per class; it checks every file, splits them by a hash of the file name into
+sub-folder per class; it checks every file, splits them by a hash of each file's content into
 training, validation and test sets, and trains
 
 - ``inception_v3`` (default) or ``mobilenet_v2``: a new softmax layer on the frozen
@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"peak learning rate (default: {SMALL_CNN_DEFAULTS['learning_rate']} for "
                              f"small_cnn, {HEAD_DEFAULTS['learning_rate']} for the head)")
     parser.add_argument("--validation_percentage", type=float, default=10,
-                        help="percent of images (by file-name hash) kept for validation")
+                        help="percent of images (by a hash of each file's content) kept for validation")
     parser.add_argument("--testing_percentage", type=float, default=10,
-                        help="percent of images (by file-name hash) kept for the final test")
+                        help="percent of images (by a hash of each file's content) kept for the final test")
     parser.add_argument("--image_size", type=int, default=None,
                         help=f"input size in pixels (default: {SMALL_CNN_DEFAULTS['image_size']} for "
                              "small_cnn, the network's own size for pretrained ones: 299 Inception V3, "
@@ -261,7 +261,7 @@ def _check_folder(args: argparse.Namespace, say) -> _Inputs:
     if missing:
         raise RetrainError(
             f"class(es) {_listed(missing)} have no training image: all their images fell into the "
-            f"validation/test sets (chosen by a hash of the file name). Add more images to them "
+            f"validation/test sets (chosen by a hash of each file's content). Add more images to them "
             f"(about 100 per class is a good start) or lower --validation_percentage/--testing_percentage.")
     if len(splits["test"]) == 0:
         warn("the test set is empty (too few images, or --testing_percentage 0): no test accuracy")
@@ -532,7 +532,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     output_dir = check_output_dir(output_dir, OUTPUT_FILES, say=say)
 
     inputs = _check_folder(args, say)
-    say("Images per split (by file-name hash): "
+    say("Images per split (by a hash of each file's content): "
         + ", ".join(f"{key} {len(split)}" for key, split in inputs.splits.items()))
     clock.lap("validate")
 
