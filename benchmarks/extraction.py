@@ -12,7 +12,19 @@ from typing import Any
 
 from course_utils import config, data, features, models
 
-__all__ = ["benchmark_extraction"]
+__all__ = ["benchmark_extraction", "choose_photos"]
+
+
+def choose_photos(paths: list[Path], labels: Any, n_images: int, seed: int | None = None) -> list[Path]:
+    """``n_images`` photos, classes taken in turn: the first ones, or with ``seed`` a seeded random sample."""
+    by_class: list[list[Path]] = [[p for p, y in zip(paths, labels) if y == c] for c in sorted(set(labels.tolist()))]
+    chosen: list[Path] = [p for group in zip(*by_class) for p in group]
+    if seed is not None:
+        import numpy as np
+
+        picked = np.random.default_rng(seed).choice(len(chosen), size=min(n_images, len(chosen)), replace=False)
+        chosen = [chosen[i] for i in sorted(picked)]
+    return chosen[:n_images]
 
 
 def benchmark_extraction(
@@ -24,11 +36,13 @@ def benchmark_extraction(
     image_dir: str | os.PathLike | None = None,
     raw_batches: int = 3,
     verbose: int = 0,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Measure the cached extraction pipeline against the network's raw forward speed.
 
     Takes the first ``n_images`` files of ``image_dir`` (default: the flower photos, one
-    class after another in round-robin), extracts their bottlenecks into an empty
+    class after another in round-robin), or with ``seed`` a random sample of that many drawn
+    with that seed (so that runs with different seeds measure different photos), extracts their bottlenecks into an empty
     temporary cache, times the network alone on random tensors of the same batch size,
     then runs the extraction again (everything cached). Returns a flat dict for the
     benchmark report: ``images_per_second`` (pipeline), ``raw_images_per_second``,
@@ -40,12 +54,8 @@ def benchmark_extraction(
     models.start_tensorflow()
     root = Path(image_dir) if image_dir is not None else data.flower_photos()
     paths, labels, _ = data.list_images(root)
-    by_class: list[list[Path]] = [[p for p, y in zip(paths, labels) if y == c] for c in sorted(set(labels.tolist()))]
-    chosen: list[Path] = []
-    for group in zip(*by_class):
-        chosen.extend(group)
-    chosen = chosen[:n_images]
-    config.set_seeds()
+    chosen = choose_photos(paths, labels, n_images, seed)
+    config.set_seeds(seed)
     net = models.pretrained_base(architecture, input_size=input_size)
     _, forward = features.feature_extractor(net)
     raw = features.forward_speed(forward, net.input_size, batch_size=batch_size, batches=raw_batches)
@@ -57,6 +67,7 @@ def benchmark_extraction(
     pipeline = first.images_per_second
     return {
         "architecture": architecture,
+        "seed": seed,
         "input_size": net.input_size,
         "batch_size": batch_size,
         "random_weights": net.random_weights,

@@ -716,10 +716,20 @@ def which_split(path: str | os.PathLike, validation_percentage: float = 10, test
 def split_by_hash(
     paths: Sequence[str | os.PathLike], validation_percentage: float = 10, testing_percentage: float = 10
 ) -> dict[str, list[int]]:
-    """Indices of ``paths`` in each split, decided by :func:`which_split` (a hash of each file's content)."""
+    """Indices of ``paths`` in each split, decided by :func:`which_split` (a hash of each file's content).
+
+    A file that cannot be read (permissions, a broken link) is left out of every split with a
+    warning naming it; :func:`validate_image_folder` reports such files before training.
+    """
     out: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
     for i, path in enumerate(paths):
-        out[which_split(path, validation_percentage, testing_percentage)].append(i)
+        try:
+            key = which_split(path, validation_percentage, testing_percentage)
+        except OSError as exc:
+            _warn(f"{show_path(path)} cannot be read ({exc.strerror or exc}); it is left out of the split. "
+                  "Fix its permissions or remove the file")
+            continue
+        out[key].append(i)
     return out
 
 

@@ -196,6 +196,15 @@ def test_split_keeps_byte_identical_files_together_in_the_flowers(flowers_dir):
         assert len({set_of[str(p)] for p in group}) == 1, f"a duplicate group straddles two sets: {group}"
 
 
+def test_split_leaves_out_a_file_it_cannot_read_and_says_which(tmp_path):
+    photos = _photo_files(tmp_path / "cats", 5)
+    broken = tmp_path / "cats" / "gone.jpg"
+    broken.symlink_to(tmp_path / "nowhere.jpg")
+    with pytest.warns(UserWarning, match="gone.jpg cannot be read"):
+        parts = data.split_by_hash(photos + [broken])
+    assert sorted(i for indices in parts.values() for i in indices) == list(range(len(photos)))
+
+
 def test_validator_reports_duplicate_groups(tmp_path):
     data.make_synthetic_dataset(tmp_path / "s", per_class=4, image_size=24)
     circle = sorted((tmp_path / "s" / "circles").glob("*.jpg"))[0]

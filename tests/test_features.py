@@ -142,6 +142,16 @@ def test_benchmark_extraction_counts_reuse_and_failures(tmp_path, isolated_cache
     assert not list(isolated_cache.glob("bottlenecks/*"))  # the benchmark used a temporary cache
 
 
+def test_benchmark_extraction_draws_one_sample_per_seed(tmp_path):
+    root = data.make_synthetic_dataset(tmp_path / "imgs", per_class=10, image_size=16)
+    paths, labels, _ = data.list_images(root)
+    choose = _benchmarks_extraction().choose_photos
+    first = choose(paths, labels, 9)
+    assert [labels[paths.index(p)] for p in first] == [0, 1, 2] * 3  # classes in turn
+    one, again, two = choose(paths, labels, 9, seed=1), choose(paths, labels, 9, seed=1), choose(paths, labels, 9, seed=2)
+    assert one == again and one != two and len(set(one)) == len(set(two)) == 9
+
+
 def _weights_cached(name: str) -> bool:
     from course_utils import models
 

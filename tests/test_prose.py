@@ -69,12 +69,20 @@ ALLOWED: dict[tuple[str, str], str] = {
 }
 
 def _lesson_seconds(stem: str) -> dict:
-    return RESULTS["lessons"][stem]["full"]["seconds"]
+    entry = RESULTS["lessons"][stem]["full"]
+    return {**entry["seconds"], "seeds": entry.get("seeds", [])}
 
 
 def _extraction_speed() -> dict:
-    speeds = [run["images_per_second"] for run in RESULTS["extraction"]["runs"]]
-    return {"min": min(speeds), "max": max(speeds), "runs": len(speeds)}
+    runs = RESULTS["extraction"]["runs"]
+    speeds = [run["images_per_second"] for run in runs]
+    return {"min": min(speeds), "max": max(speeds), "runs": len(speeds), "seeds": [run.get("seed") for run in runs]}
+
+
+def _ladder_accuracy(key: str) -> dict:
+    row = next(r for r in RESULTS["ladder"]["rows"] if r["key"] == key)
+    acc = row["accuracy"]
+    return {"min": 100 * acc["min"], "max": 100 * acc["max"], "runs": acc["runs"], "seeds": row.get("seeds", [])}
 
 
 #: benchmark figures quoted in a lesson: (lesson file stem, where in results.json, its range, the wording)
@@ -85,6 +93,8 @@ QUOTED: list[tuple[str, str, dict, str]] = [
 ] + [
     ("06_retraining_inception", "extraction/runs/*/images_per_second", _extraction_speed(),
      "between {min:.1f} and {max:.1f} photos per second"),
+    ("05_cnn_on_flowers", "ladder/cnn_augmented/accuracy", _ladder_accuracy("cnn_augmented"),
+     "between {min:.1f} and {max:.1f} %"),
 ]
 
 
@@ -134,12 +144,16 @@ def test_no_measured_number_typed_into_lesson_prose(path: Path):
 
 @pytest.mark.parametrize(("stem", "where", "figures", "fmt"), QUOTED, ids=[q[1] for q in QUOTED])
 def test_quoted_benchmark_ranges_match_results_json(stem: str, where: str, figures: dict, fmt: str):
-    assert figures["runs"] >= 3, f"{where}: a quoted range needs at least three runs, has {figures['runs']}"
+    seeds = {seed for seed in figures["seeds"] if seed is not None}
+    assert len(seeds) >= 3 and figures["runs"] == len(figures["seeds"]), (
+        f"{where}: a quoted range must be measured over at least three seeds, one run each; results.json "
+        f"records seeds {figures['seeds']} for {figures['runs']} run(s). Run benchmarks/run.py (its --seeds).")
     text = " ".join(markdown(ROOT / "notebooks" / f"{stem}.ipynb"))
     wording = fmt.format(**figures)
     assert wording in text, f"{stem}: the prose should quote {wording!r} (from results.json {where})"
     sentence = text[max(0, text.index(wording) - 200): text.index(wording) + 200]
     assert "benchmark" in sentence, f"{stem}: the quoted range {wording!r} must say it comes from the benchmark"
+    assert "three seeds" in sentence, f"{stem}: the quoted range {wording!r} must say it spans three seeds"
 
 
 def test_allowed_entries_are_still_used():
@@ -188,3 +202,17 @@ def test_readme_lesson_00_and_the_assignments_agree_on_when_each_assignment_fits
         assert in_assignment, f"solutions/{ps}: no '*After lessons ...' in its first cell"
         assert _lessons_named(in_assignment.group(1)) == _lessons_named(in_readme.group(1)), (
             ps, in_assignment.group(1), in_readme.group(1))
+
+
+def test_readme_benchmark_figures_are_the_latest_results():
+    """The README's figures are generated from results.json; a stale block means someone edited one side only."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_run", ROOT / "benchmarks" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    readme = (ROOT / "README.md").read_text()
+    assert run.README_START in readme and run.README_END in readme, "the README lost its benchmark markers"
+    block = readme.split(run.README_START, 1)[1].split(run.README_END, 1)[0]
+    assert block == "\n" + run.render_readme(RESULTS), (
+        "README's benchmark block differs from benchmarks/results.json: run `python benchmarks/run.py --render`")
