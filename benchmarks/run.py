@@ -343,6 +343,11 @@ def bench_ci(results: dict) -> None:
     tail = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
     results["ci"] = {"seconds": seconds, "ok": done.returncode == 0, "summary": tail[0] if tail else "",
                      "measured": now()}
+    if done.returncode != 0:  # keep what is needed to find out why (the clone is gone by now)
+        problems = [line for line in done.stdout.splitlines() if line.startswith(("ERROR ", "FAILED "))]
+        results["ci"]["problems"] = problems[:50]
+        results["ci"]["output_tail"] = (done.stdout + done.stderr)[-4000:]
+        print("\n".join(problems) or (done.stdout + done.stderr)[-4000:], flush=True)
     save_results(results)
 
 
@@ -465,7 +470,7 @@ def render(results: dict) -> str:
     if ci:
         lines += ["", "## CI", "", f"`bash .ci/run` from a fresh clone: {ci['seconds'] / 60:.1f} min "
                   f"({'passed' if ci['ok'] else 'FAILED'}; pytest: {ci.get('summary', '').strip(' =')}), installs "
-                  f"included, measured {ci['measured']}."]
+                  f"included, measured {ci['measured']}." + (f" Note: {ci['note']}." if ci.get("note") else "")]
     return "\n".join(lines) + "\n"
 
 
