@@ -332,6 +332,7 @@ def bench_autograde(results: dict, repeat: int) -> None:
 def bench_ci(results: dict) -> None:
     """Time `bash .ci/run` in a fresh clone of this repository with ../shared beside it."""
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # as a clone in a normal folder: the hub test runs servers as other users
         clone = Path(tmp) / "main"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         shared = ROOT.parent / "shared"

@@ -47,6 +47,9 @@ def _missing() -> str | None:
     for tool in ("useradd", "userdel", "runuser"):
         if not shutil.which(tool):
             return f"{tool} not found (package passwd/util-linux)"
+    private = _private_to_root()
+    if private:
+        return private
     if course_hub.postgres_bindir() is None:
         return "PostgreSQL's initdb not found (apt-get install -y postgresql)"
     if not _proxy():
@@ -56,6 +59,21 @@ def _missing() -> str | None:
             __import__(module)
         except ImportError:
             return f"Python package {module} not installed (pip install -e '.[test]')"
+    return None
+
+
+def _private_to_root() -> str | None:
+    """The hub's servers run as the students: they must read the repository and this environment's packages."""
+    try:
+        import nbgrader
+    except ImportError:
+        return None  # reported below
+    for path in (REPO / "pyproject.toml", Path(nbgrader.__file__)):
+        probe = subprocess.run(["runuser", "-u", "nobody", "--", "test", "-r", str(path)], capture_output=True)
+        if probe.returncode != 0:
+            return (f"other Unix users cannot read {path} (a folder above it is private, for example a 0700 "
+                    "temporary directory or /root); the hub's servers run as the students, so clone the "
+                    "repository and create its environment where other users can read them")
     return None
 
 
