@@ -40,10 +40,9 @@ def benchmark_extraction(
 ) -> dict[str, Any]:
     """Measure the cached extraction pipeline against the network's raw forward speed.
 
-    Takes the first ``n_images`` files of ``image_dir`` (default: the flower photos, one
-    class after another in round-robin), or with ``seed`` a random sample of that many drawn
-    with that seed (so that runs with different seeds measure different photos), extracts their bottlenecks into an empty
-    temporary cache, times the network alone on random tensors of the same batch size,
+    Takes ``n_images`` files of ``image_dir`` (default: the flower photos) chosen by
+    :func:`choose_photos` (with ``seed``, a different sample per seed), extracts their
+    bottlenecks into an empty temporary cache, times the network alone on random tensors of the same batch size,
     then runs the extraction again (everything cached). Returns a flat dict for the
     benchmark report: ``images_per_second`` (pipeline), ``raw_images_per_second``,
     ``ratio`` (pipeline / raw; 0.9 or more meets the course's budget),

@@ -623,8 +623,7 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
         elif item.is_file():
             hint = "move it into the folder of its class" if _is_image_name(item) else "it is ignored"
             report.issues.append(Issue(item, "not-in-class-folder", f"is directly in the root folder; {hint}"))
-    seen: dict[str, Path] = {}
-    groups: dict[str, list[Path]] = {}
+    groups: dict[str, list[Path]] = {}  # content digest -> usable files with it, the first one first
     for folder in class_folders(root):
         usable = 0
         try:
@@ -656,8 +655,8 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
             except OSError as exc:
                 report.issues.append(Issue(item, "unreadable", f"cannot be read ({exc.strerror})", skip=True))
                 continue
-            if digest in seen:
-                first = seen[digest]
+            if digest in groups:
+                first = groups[digest][0]
                 where = ("" if first.parent == item.parent else
                          f" in another class folder ({show_path(first.parent.name)}): at most one label is right")
                 report.issues.append(Issue(item, "duplicate", f"has the same content as {show_path(first)}{where}; "
@@ -665,7 +664,6 @@ def validate_image_folder(root: str | os.PathLike, *, min_per_class: int = 1) ->
                                            "from training into test, but the photo counts twice"))
                 groups[digest].append(item)
             else:
-                seen[digest] = item
                 groups[digest] = [item]
             usable += 1
         if usable < min_per_class:

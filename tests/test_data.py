@@ -166,7 +166,7 @@ def test_split_is_stable_when_images_are_added(tmp_path):
     before = {p: data.which_split(p) for p in old}
     new = _photo_files(tmp_path / "daisy", 200, start=400)
     after = data.split_by_hash(old + new)
-    moved = [p for key, indices in after.items() for i in indices if i < len(old) and before[old[i]] != key]
+    moved = [old[i] for key, indices in after.items() for i in indices if i < len(old) and before[old[i]] != key]
     assert moved == []
     counts = {k: list(before.values()).count(k) for k in ("train", "validation", "test")}
     assert 280 <= counts["train"] <= 360 and 20 <= counts["test"] <= 60 and 20 <= counts["validation"] <= 60

@@ -47,7 +47,7 @@ def _missing() -> str | None:
     for tool in ("useradd", "userdel", "runuser"):
         if not shutil.which(tool):
             return f"{tool} not found (package passwd/util-linux)"
-    private = _private_to_root()
+    private = _unreadable_by_students()
     if private:
         return private
     if course_hub.postgres_bindir() is None:
@@ -62,7 +62,7 @@ def _missing() -> str | None:
     return None
 
 
-def _private_to_root() -> str | None:
+def _unreadable_by_students() -> str | None:
     """The hub's servers run as the students: they must read the repository and this environment's packages."""
     try:
         import nbgrader
