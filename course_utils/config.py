@@ -19,6 +19,12 @@ Environment variables
 ``COURSE_SEED``
     The seed every lesson and tool uses (default 42). The benchmark sets it to measure how
     much a result moves from one seed to the next; a student normally leaves it alone.
+``COURSE_BF16``
+    ``1`` runs the course's training and feature extraction in bfloat16 mixed precision
+    (Keras's ``mixed_bfloat16`` policy), ``0`` or unset keeps float32. Only processors with
+    bfloat16 arithmetic (AMX or AVX-512 BF16, see :func:`bfloat16_support`) gain from it;
+    elsewhere TensorFlow emulates it, slower than float32, so the course warns and keeps
+    float32.
 ``NBGRADER_EXECUTION``
     Set by nbgrader while autograding; treated like fast mode.
 """
@@ -36,6 +42,8 @@ __all__ = [
     "SEED",
     "Environment",
     "allow_random_weights",
+    "bfloat16_enabled",
+    "bfloat16_support",
     "cache_dir",
     "data_dir",
     "detect_environment",
@@ -86,6 +94,46 @@ def fast_mode() -> bool:
 def allow_random_weights() -> bool:
     """True when ``COURSE_ALLOW_RANDOM_WEIGHTS=1`` (offline CI only)."""
     return _flag("COURSE_ALLOW_RANDOM_WEIGHTS")
+
+
+#: Processor features (Linux ``/proc/cpuinfo`` flags) that do bfloat16 arithmetic in hardware.
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
+    """The processor's feature flags as Linux reports them (an empty set elsewhere)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.split(":", 1)[0].strip() in ("flags", "Features"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def bfloat16_support(flags: set[str] | None = None) -> tuple[bool, str]:
+    """``(supported, why)``: whether this processor does bfloat16 arithmetic in hardware."""
+    flags = cpu_flags() if flags is None else flags
+    found = [flag for flag in BFLOAT16_FLAGS if flag in flags]
+    if found:
+        return True, f"the processor has {' and '.join(found)}"
+    if not flags:
+        return False, "the processor's features could not be read (not Linux?)"
+    return False, f"the processor has none of {', '.join(BFLOAT16_FLAGS)} (bfloat16 would be emulated, slower)"
+
+
+def bfloat16_enabled(flags: set[str] | None = None) -> bool:
+    """True when ``COURSE_BF16=1`` and the processor supports bfloat16 (otherwise warns and says no)."""
+    if not _flag("COURSE_BF16"):
+        return False
+    supported, why = bfloat16_support(flags)
+    if not supported:
+        import warnings
+
+        warnings.warn(f"COURSE_BF16=1 is set, but {why}: keeping float32. Unset COURSE_BF16 on this machine.",
+                      stacklevel=2)
+    return supported
 
 
 def pick(full, fast):

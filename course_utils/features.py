@@ -71,12 +71,14 @@ def default_bottleneck_dir() -> Path:
 
 
 def bottleneck_folder(
-    architecture: str, input_size: int, random_weights: bool, root: str | os.PathLike | None = None
+    architecture: str, input_size: int, random_weights: bool, root: str | os.PathLike | None = None,
+    number_format: str = "float32",
 ) -> Path:
-    """The cache folder for one (architecture, input size, weights) combination."""
+    """The cache folder for one (architecture, input size, weights, number format) combination."""
     weights = "random" if random_weights else "imagenet"
     base = Path(root) if root is not None else default_bottleneck_dir()
-    return base / f"{architecture}-{input_size}px-{weights}-v{PIPELINE_VERSION}"
+    numbers = "" if number_format == "float32" else f"-{number_format}"
+    return base / f"{architecture}-{input_size}px-{weights}{numbers}-v{PIPELINE_VERSION}"
 
 
 def _feature_path(folder: Path, digest: str) -> Path:
@@ -290,7 +292,9 @@ def extract_features(
     digests = [file_digest(p) for p in files]
     if net is None:
         net = models.pretrained_base(architecture, input_size=input_size)
-    folder = bottleneck_folder(net.architecture.name, net.input_size, net.random_weights, bottleneck_dir)
+    policy = getattr(getattr(net.model, "dtype_policy", None), "name", "float32")
+    folder = bottleneck_folder(net.architecture.name, net.input_size, net.random_weights, bottleneck_dir,
+                               number_format="float32" if policy == "float32" else policy)
     dim = int(net.model.output_shape[-1])
     features = np.full((len(files), dim), np.nan, dtype=np.float32)
 
@@ -326,7 +330,7 @@ def extract_features(
                     continue
                 if cache_ok:
                     try:
-                        atomic_save_npy(_feature_path(folder, digest), values[j])
+                        atomic_save_npy(_feature_path(folder, digest), values[j], durable=False)  # checked on load
                     except OSError as exc:  # a full or read-only cache: go on, keep the features in memory
                         cache_ok = False
                         warnings.warn(f"could not write to the bottleneck cache {folder} ({exc.strerror or exc}); "

@@ -25,10 +25,14 @@ def _temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8") -> Path:
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8", durable: bool = True) -> Path:
     """Write ``data`` (bytes, or text encoded with ``encoding``) to ``path`` atomically.
 
-    Creates the parent folder if needed and returns the path written.
+    Creates the parent folder if needed and returns the path written. A reader sees the old
+    file or the whole new one, never part of it. ``durable=False`` skips the ``fsync`` that
+    makes the new content survive a power cut: for cache entries that are checked when read
+    and recomputed when damaged, where waiting for the disk once per entry would slow the
+    work the cache is there to speed up.
     """
     target = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
@@ -38,7 +42,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, encoding: str = 
         with open(tmp, "xb") as handle:
             handle.write(payload)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -46,13 +51,14 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, encoding: str = 
     return target
 
 
-def atomic_save_npy(path: str | os.PathLike, array: Any) -> Path:
-    """Save a NumPy array in ``.npy`` format to ``path`` atomically (no pickled objects)."""
+def atomic_save_npy(path: str | os.PathLike, array: Any, *, durable: bool = True) -> Path:
+    """Save a NumPy array in ``.npy`` format to ``path`` atomically (no pickled objects);
+    ``durable`` as for :func:`atomic_write`."""
     import numpy as np
 
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
-    return atomic_write(path, buffer.getvalue())
+    return atomic_write(path, buffer.getvalue(), durable=durable)
 
 
 def file_digest(path: str | os.PathLike) -> str:

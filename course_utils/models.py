@@ -32,6 +32,7 @@ __all__ = [
     "imagenet_top_k",
     "keras_cache_dir",
     "lesson_setup",
+    "number_format",
     "preprocessing_layer",
     "pretrained_base",
     "random_weights_banner",
@@ -86,6 +87,21 @@ def start_tensorflow() -> Any:
     return tf
 
 
+def number_format() -> str:
+    """Choose the Keras dtype policy for what is built next and return its name.
+
+    ``"mixed_bfloat16"`` when ``COURSE_BF16=1`` and the processor does bfloat16 in hardware
+    (:func:`course_utils.config.bfloat16_enabled`): layers then compute in bfloat16 and keep
+    their weights in float32. Otherwise ``"float32"``, Keras's default. Call it before building
+    models: a model keeps the policy it was built with.
+    """
+    import keras
+
+    name = "mixed_bfloat16" if config.bfloat16_enabled() else "float32"
+    keras.mixed_precision.set_global_policy(name)
+    return name
+
+
 def _version(module: str) -> str | None:
     try:
         from importlib.metadata import version
@@ -115,6 +131,8 @@ def lesson_setup(*, tensorflow: bool = True, quiet: bool = False) -> config.Envi
         lines.append(f"  {'tensorflow':<13} {tf.__version__}")
         lines.append(f"  {'keras':<13} {keras.__version__}")
         lines.append(f"  devices       {'GPU x%d' % len(gpus) if gpus else 'CPU only'}")
+        if number_format() != "float32":  # COURSE_BF16=1 on a processor with bfloat16 arithmetic
+            lines.append(f"  numbers       bfloat16 mixed precision (COURSE_BF16=1: {config.bfloat16_support()[1]})")
         major, minor = (int(x) for x in tf.__version__.split(".")[:2])
         if (major, minor) < (2, 16) or not keras.__version__.startswith("3"):
             lines.append("  WARNING: this course needs TensorFlow 2.16+ with Keras 3; "

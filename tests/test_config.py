@@ -97,3 +97,37 @@ def test_course_seed_sets_the_seed(value, expected, warns):
     random.seed(expected)
     assert int(seed) == expected and float(draw) == random.random()
     assert ("COURSE_SEED='seven' is not a whole number" in done.stderr) == warns
+
+
+# --------------------------------------------------------------------------- bfloat16
+
+
+def _cpuinfo(tmp_path, flags: str) -> set[str]:
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    return config.cpu_flags(path)
+
+
+def test_bfloat16_support_is_read_from_the_processor_flags(tmp_path):
+    assert config.bfloat16_support(_cpuinfo(tmp_path, "fpu sse avx2 fma amx_bf16 amx_tile"))[0]
+    assert config.bfloat16_support(_cpuinfo(tmp_path, "fpu avx512f avx512_bf16"))[0]
+    supported, why = config.bfloat16_support(_cpuinfo(tmp_path, "fpu sse avx2 fma"))
+    assert not supported and "emulated" in why
+    supported, why = config.bfloat16_support(config.cpu_flags(tmp_path / "missing"))
+    assert not supported and "could not be read" in why
+
+
+def test_bfloat16_needs_the_variable_and_the_processor(monkeypatch, tmp_path):
+    with_bf16, without = _cpuinfo(tmp_path, "avx2 amx_bf16"), {"avx2", "fma"}
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    assert not config.bfloat16_enabled(with_bf16)  # off unless asked for
+    monkeypatch.setenv("COURSE_BF16", "1")
+    assert config.bfloat16_enabled(with_bf16)
+    with pytest.warns(UserWarning, match="keeping float32"):
+        assert not config.bfloat16_enabled(without)
+
+
+def test_this_machine_reports_its_bfloat16_support_with_a_reason():
+    supported, why = config.bfloat16_support()
+    assert isinstance(supported, bool) and why
+    assert supported == bool(set(config.BFLOAT16_FLAGS) & config.cpu_flags())

@@ -50,6 +50,9 @@ def test_cache_folder_separates_architecture_size_and_weights(isolated_cache):
     assert features.bottleneck_folder("mobilenet_v2", 299, False) != real
     assert real.is_relative_to(isolated_cache)
     assert features.bottleneck_folder("inception_v3", 299, False, "/elsewhere").parent.as_posix() == "/elsewhere"
+    # bfloat16 features differ in the last digits: they never share a folder with float32 ones
+    assert features.bottleneck_folder("inception_v3", 299, False, number_format="mixed_bfloat16") != real
+    assert features.bottleneck_folder("inception_v3", 299, False, number_format="float32") == real
 
 
 # --------------------------------------------------------------------------- extraction

@@ -541,6 +541,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from course_utils import training
 
+    number_format = models.number_format()  # bfloat16 only with COURSE_BF16=1 on a processor that has it
+    if number_format != "float32":
+        say(f"Computing in {number_format} ({config.bfloat16_support()[1]})")
     clock.lap("start_tensorflow")
 
     config.set_seeds(args.seed)
@@ -595,6 +598,7 @@ def _write_outputs(staged: Path, model: Any, args: argparse.Namespace, inputs: _
     metrics: dict[str, Any] = {
         "architecture": args.architecture,
         "random_weights": random_weights,
+        "number_format": keras.mixed_precision.global_policy().name,
         "accuracy_is_meaningful": not random_weights,
         "test_accuracy": test["accuracy"],
         "validation_accuracy": val["accuracy"],
