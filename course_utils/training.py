@@ -35,6 +35,25 @@ __all__ = [
 
 # --------------------------------------------------------------------------- notebooks/05_cnn_on_flowers.ipynb
 
+# Lesson 05's recipe for a CNN trained from scratch: every setting of the network and its training, in one place.
+# `course-retrain --architecture small_cnn` (lesson 08) trains with this same recipe.
+SMALL_CNN_RECIPE = {
+    "image_size": 64,  # pixels per side (section 1)
+    "widths": (32, 64, 128, 256),  # filters per stage (section 2)
+    "convs_per_stage": 2,
+    "separable": True,
+    "augment": {"flip": True, "rotation": 0.1, "zoom": 0.2},  # random distortions (section 4)
+    "dropout": 0.4,  # section 5
+    "epochs": 32,  # training with augmentation and dropout (section 6)
+    "batch_size": 64,
+    "learning_rate": 4e-3,  # the peak of the warm-up + cosine schedule
+    "weight_decay": 0.02,
+    "label_smoothing": 0.1,
+}
+
+
+# --------------------------------------------------------------------------- notebooks/05_cnn_on_flowers.ipynb
+
 def build_small_cnn(num_classes, image_size, *, widths=(32, 64, 128, 256), convs_per_stage=2, separable=True,
                     dropout=0.0, augmentation=None, name="small_cnn"):
     """A small CNN for image_size x image_size colour photos with pixel values 0-255 (returned uncompiled).
@@ -67,7 +86,8 @@ def build_small_cnn(num_classes, image_size, *, widths=(32, 64, 128, 256), convs
     x = layers.GlobalAveragePooling2D(name="average")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 probabilities even when the layers compute in bfloat16 (COURSE_BF16=1, lesson_setup prints it)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -129,7 +149,8 @@ def new_head(num_features, num_classes, *, dropout=0.2, learning_rate=1e-3):
         [
             keras.Input(shape=(num_features,), name="bottleneck"),
             layers.Dropout(dropout, name="head_dropout"),
-            layers.Dense(num_classes, activation="softmax", name="predictions"),
+            # float32 probabilities even when the layers compute in bfloat16 (COURSE_BF16=1)
+            layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions"),
         ],
         name="new_head",
     )

@@ -75,6 +75,11 @@ def test_small_cnn_retrain_then_classify(shapes, tmp_path, isolated_cache, capsy
     assert (out / "labels.txt").read_text().split() == ["circles", "squares", "triangles"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["architecture"] == "small_cnn" and metrics["random_weights"] is False
+    from course_utils import training
+
+    recipe = json.loads(json.dumps(training.SMALL_CNN_RECIPE))  # lesson 05's recipe, options on top
+    assert metrics["small_cnn"] == recipe and metrics["image_size"] == 40 and metrics["epochs"] == 12
+    assert metrics["number_format"] == "float32"
     assert metrics["test_accuracy"] >= 0.8  # chance is 1/3
     assert set(metrics["test"]["per_class"]) == {"circles", "squares", "triangles"}
     assert np.asarray(metrics["test"]["confusion_matrix"]).sum() == metrics["test"]["n_images"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,25 @@ def test_every_saved_cell_comes_from_a_lesson_and_defines_something():
     cells = sync_lessons.saved_cells()
     lessons = {name for name, _ in cells}
     assert lessons == {"05_cnn_on_flowers.ipynb", "06_retraining_inception.ipynb", "07_evaluating_a_classifier.ipynb"}
-    assert all(code.lstrip().startswith("def ") for _, code in cells)
+    for name, code in cells:
+        for statement in ast.parse(code).body:  # functions, or a constant in capitals (the recipe)
+            assert isinstance(statement, ast.FunctionDef) or (
+                isinstance(statement, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper()
+                                                          for t in statement.targets)), (name, ast.dump(statement)[:80])
+
+
+def test_lesson_05_and_course_retrain_share_one_recipe(training):
+    """The recipe is written once, in lesson 05; the command-line tool reads it from the package."""
+    import nbformat
+
+    lesson = nbformat.read(ROOT / "notebooks" / "05_cnn_on_flowers.ipynb", as_version=4)
+    code = "\n".join(c.source for c in lesson.cells if c.cell_type == "code")
+    assert code.count("SMALL_CNN_RECIPE = {") == 1
+    for key in ("image_size", "widths", "convs_per_stage", "separable", "augment", "dropout", "epochs",
+                "batch_size", "learning_rate", "weight_decay", "label_smoothing"):
+        assert f'SMALL_CNN_RECIPE["{key}"]' in code, f"lesson 05 does not use the recipe's {key}"
+    source = (ROOT / "course_utils" / "cli" / "retrain.py").read_text()
+    assert "training.SMALL_CNN_RECIPE" in source and "SMALL_CNN_DEFAULTS" not in source
 
 
 @pytest.fixture(scope="module")

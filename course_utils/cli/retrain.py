@@ -47,7 +47,6 @@ __all__ = [
     "FAST_DEFAULTS",
     "HEAD_DEFAULTS",
     "HelpFormatter",
-    "SMALL_CNN_DEFAULTS",
     "RetrainError",
     "build_parser",
     "main",
@@ -57,22 +56,12 @@ __all__ = [
 
 ARCHITECTURE_CHOICES = (*models.ARCHITECTURES, "small_cnn")
 
-#: Defaults for ``--architecture small_cnn`` (lesson 05's recipe), chosen by measurement on
-#: the flower photos on a 2-core CPU: plain 3x3 convolutions with one in the first stage and
-#: two in the others, flips + rotation + zoom and dropout 0.4 against overfitting, 40 epochs
-#: (the README quotes the measured accuracy and time).
-SMALL_CNN_DEFAULTS: dict[str, Any] = {
-    "image_size": 96,
-    "epochs": 40,
-    "learning_rate": 3e-3,
-    "weight_decay": 0.02,
-    "label_smoothing": 0.1,
-    "widths": (32, 64, 128, 256),
-    "convs_per_stage": (1, 2, 2, 2),
-    "separable": False,
-    "dropout": 0.4,
-    "augment": {"flip": True, "zoom": 0.2, "rotation": 0.1},
-}
+#: ``--architecture small_cnn`` trains with lesson 05's recipe, ``course_utils.training.SMALL_CNN_RECIPE``
+#: (written in the lesson, copied into the package by ``tools/sync_lessons.py``): one home for its numbers.
+SMALL_CNN_RECIPE_NAME = "course_utils.training.SMALL_CNN_RECIPE (lesson 05)"
+
+#: Images per batch for extraction and pretrained training.
+DEFAULT_BATCH_SIZE = 32
 
 #: Defaults for the softmax head trained on bottlenecks.
 HEAD_DEFAULTS: dict[str, Any] = {"epochs": 40, "learning_rate": 1e-3, "dropout": 0.2}
@@ -105,18 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", default="retrained_model",
                         help="where the model, labels.txt, metrics.json and plots are written")
     parser.add_argument("--epochs", type=int, default=None,
-                        help=f"training epochs (default: {SMALL_CNN_DEFAULTS['epochs']} for small_cnn, "
+                        help=f"training epochs (default: lesson 05's recipe for small_cnn, "
                              f"{HEAD_DEFAULTS['epochs']} for the head on bottlenecks)")
-    parser.add_argument("--batch_size", type=int, default=32, help="images per training/extraction batch")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help=f"images per training/extraction batch (default: lesson 05's recipe for small_cnn, "
+                             f"{DEFAULT_BATCH_SIZE} otherwise)")
     parser.add_argument("--learning_rate", type=float, default=None,
-                        help=f"peak learning rate (default: {SMALL_CNN_DEFAULTS['learning_rate']} for "
+                        help=f"peak learning rate (default: lesson 05's recipe for "
                              f"small_cnn, {HEAD_DEFAULTS['learning_rate']} for the head)")
     parser.add_argument("--validation_percentage", type=float, default=10,
                         help="percent of images (by a hash of each file's content) kept for validation")
     parser.add_argument("--testing_percentage", type=float, default=10,
                         help="percent of images (by a hash of each file's content) kept for the final test")
     parser.add_argument("--image_size", type=int, default=None,
-                        help=f"input size in pixels (default: {SMALL_CNN_DEFAULTS['image_size']} for "
+                        help=f"input size in pixels (default: lesson 05's recipe for "
                              "small_cnn, the network's own size for pretrained ones: 299 Inception V3, "
                              "224 MobileNetV2)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -344,16 +335,18 @@ def _train_small_cnn(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, s
     Images are decoded once (uint8, cached on disk by ``data.load_image_arrays``) and fed from
     memory; augmentation runs inside the model (inactive at inference). AdamW with a warm-up
     then cosine decay and label smoothing, keeping the epoch with the best validation
-    accuracy: lesson 05's recipe with :data:`SMALL_CNN_DEFAULTS`.
+    accuracy: lesson 05's recipe, ``course_utils.training.SMALL_CNN_RECIPE``.
     """
     import keras
 
     from course_utils import training
 
-    d = SMALL_CNN_DEFAULTS
+    d = training.SMALL_CNN_RECIPE
     size = args.image_size or d["image_size"]
     epochs = args.epochs if args.epochs is not None else config.pick(d["epochs"], FAST_DEFAULTS["small_cnn_epochs"])
     lr = args.learning_rate if args.learning_rate is not None else d["learning_rate"]
+    if args.batch_size is None:
+        args.batch_size = d["batch_size"]
     augment = True if args.augment is None else args.augment
     k = len(inputs.class_names)
 
@@ -382,7 +375,8 @@ def _train_small_cnn(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, s
     clock.lap("evaluate")
     info = {"image_size": size, "epochs": epochs, "learning_rate": lr, "augment": augment, **fitted,
             "parameters": int(model.count_params()),
-            "small_cnn": {key: (list(v) if isinstance(v, tuple) else v) for key, v in d.items()}}
+            "small_cnn": {key: (list(v) if isinstance(v, tuple) else v) for key, v in d.items()},
+            "recipe": SMALL_CNN_RECIPE_NAME}
     return model, {"test": test, "validation": val}, info
 
 
@@ -392,6 +386,8 @@ def _train_pretrained(args: argparse.Namespace, inputs: _Inputs, clock: _Clock, 
 
     arch = models.ARCHITECTURES[args.architecture]
     size = args.image_size or arch.input_size
+    if args.batch_size is None:
+        args.batch_size = DEFAULT_BATCH_SIZE
     if size < 75 and args.architecture == "inception_v3":
         raise RetrainError("Inception V3 needs --image_size of at least 75")
     config.set_seeds(args.seed)
