@@ -780,11 +780,14 @@ def split_folder(
     testing_percentage: float = 10,
     per_class: int | None = None,
     skip: Iterable[str | os.PathLike] = (),
+    train_per_class: int | None = None,
 ) -> dict[str, Split]:
     """Split a one-folder-per-class tree into ``train``/``validation``/``test`` by a hash of each file's content.
 
     ``per_class`` keeps at most that many images per class *in each split* (fast mode uses
-    it); the choice is deterministic.
+    it); ``train_per_class`` caps the training split only, leaving validation and test whole
+    (lesson 06 retrains on fewer photos but tests on the same ones as lesson 05). The choice
+    is deterministic.
     """
     paths, labels, names = list_images(root, skip=skip)
     if len(names) < 2:
@@ -795,6 +798,8 @@ def split_folder(
         if per_class is not None:
             share = {"train": 1.0}.get(key, max(validation_percentage, testing_percentage) / 100 * 2)
             indices = _subsample(indices, labels, max(2, int(per_class * share)) if key != "train" else per_class)
+        if key == "train" and train_per_class is not None:
+            indices = _subsample(indices, labels, train_per_class)
         out[key] = Split([paths[i] for i in indices], labels[indices], names)
     return out
 

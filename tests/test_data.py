@@ -270,3 +270,14 @@ def test_tf_dataset_decodes_resizes_batches(tmp_path):
         assert images.shape[1:] == (32, 32, 3) and images.dtype.name == "float32"
         seen += int(images.shape[0])
     assert seen == len(paths)
+
+
+def test_train_per_class_caps_training_only(tmp_path):
+    root = data.make_synthetic_dataset(tmp_path / "s", per_class=30, image_size=16)
+    whole = data.split_folder(root)
+    capped = data.split_folder(root, train_per_class=5)
+    assert all(n <= 5 for n in capped["train"].counts().values()) and len(capped["train"]) < len(whole["train"])
+    assert set(capped["train"].paths) <= set(whole["train"].paths)  # a subset of the same training photos
+    for key in ("validation", "test"):  # untouched: the same held-out photos as without the cap
+        assert capped[key].paths == whole[key].paths
+    assert data.split_folder(root, train_per_class=5)["train"].paths == capped["train"].paths  # deterministic

@@ -173,3 +173,21 @@ def test_preprocessing_layer_equals_preprocess_input(name):
     x = np.random.default_rng(1).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
     module = getattr(keras.applications, models.ARCHITECTURES[name].module)
     np.testing.assert_allclose(models.preprocessing_layer(name)(x), module.preprocess_input(x.copy()), atol=1e-6)
+
+
+def test_decoded_batches_keep_order_and_flag_bad_files(tmp_path):
+    root = data.make_synthetic_dataset(tmp_path / "s", per_class=3, image_size=20)
+    paths, _, _ = data.list_images(root)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    files = paths[:4] + [broken] + paths[4:]
+    batches = list(features.decoded_batches(files, 16, batch_size=4))
+    assert [len(images) for images, _ in batches] == [4, 4, len(files) - 8]
+    images = np.concatenate([b for b, _ in batches])
+    ok = np.concatenate([o for _, o in batches])
+    assert images.dtype == np.float32 and images.shape == (len(files), 16, 16, 3)
+    assert ok.tolist() == [True] * 4 + [False] + [True] * (len(files) - 5)
+    assert not images[4].any()  # the broken file: a black image, flagged
+    for i in (0, 5, len(files) - 1):  # the same pixels as the shared decoder, in the same order
+        assert np.array_equal(images[i], features.read_image(files[i], 16).astype(np.float32))
+    assert list(features.decoded_batches([], 16)) == []

@@ -44,9 +44,10 @@ def test_requirements_cover_the_package_dependencies():
 def test_readme_documents_commands_variables_and_syllabus():
     readme = (ROOT / "README.md").read_text()
     assert "pip install -r requirements.txt && jupyter lab notebooks/" in readme
-    assert 'pip install -r requirements.txt -e ".[test]" && python -m pytest' in readme
+    command = "python -m pytest -n 2 --dist loadgroup"
+    assert f'pip install -r requirements.txt -e ".[test]" && {command}' in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -q -r requirements.txt -e ".[test]"' in ci and "python -m pytest" in ci
+    assert 'pip install -q -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
     for var in ("COURSE_DATA_DIR", "COURSE_FAST", "COURSE_ALLOW_RANDOM_WEIGHTS"):
         assert var in readme
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--testing_percentage", type=float, default=10,
                         help="percent of images (by a hash of each file's content) kept for the final test")
     parser.add_argument("--image_size", type=int, default=None,
-                        help=f"input size in pixels (default: lesson 05's recipe for "
+                        help="input size in pixels (default: lesson 05's recipe for "
                              "small_cnn, the network's own size for pretrained ones: 299 Inception V3, "
                              "224 MobileNetV2)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
