@@ -309,7 +309,8 @@ def bench_lessons(results: dict, modes: list[str], seeds: list[int], only: list[
                           f" {'ok' if run['ok'] else 'FAILED'}", flush=True)
                     recorded_file = cache / "results.json"
                     recorded = None
-                    if mode == "full" and recorded_file.exists():  # everything recorded so far in this pass
+                    # The ladder takes whole passes only: a partial one (--only) leaves the recorded accuracies alone.
+                    if mode == "full" and not only and recorded_file.exists():  # everything recorded so far
                         recorded = {k: {**entry, "seed": seed, "cpus": cpus}
                                     for k, entry in json.loads(recorded_file.read_text()).items()}
                     merge_lesson_run(nb.stem, key, run, recorded)
