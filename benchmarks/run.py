@@ -736,6 +736,10 @@ def render_readme(results: dict) -> str:
                   "peak memory (MiB) | within budget |", "|---|---|---|---|---|---|---|"]
         for name in sorted(set(full) | set(one)):
             lines.append(f"| {name} | {cells(full.get(name))} | {cells(one.get(name))} |")
+        single = [f"{name[:2]} on {label} (seed {entry['seeds'][0]})" for label, group in (("two cores", full),
+                  ("one core", one)) for name, entry in sorted(group.items()) if entry["seconds"]["runs"] == 1]
+        if single:
+            lines += ["", f"A figure without a range is a single run: {', '.join(single)}."]
         fast = [entry["fast"]["seconds"] for entry in lessons.values() if "fast" in entry]
         if fast:
             lines += ["", f"In `COURSE_FAST=1` mode each lesson takes {min(f['min'] for f in fast):.0f}-"

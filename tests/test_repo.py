@@ -44,7 +44,7 @@ def test_requirements_cover_the_package_dependencies():
 def test_readme_documents_commands_variables_and_syllabus():
     readme = (ROOT / "README.md").read_text()
     assert "pip install -r requirements.txt && jupyter lab notebooks/" in readme
-    command = "python -m pytest -n 2 --dist loadgroup"
+    command = "python -m pytest"
     assert f'pip install -r requirements.txt -e ".[test]" && {command}' in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -q -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
