@@ -333,6 +333,7 @@ def bench_ladder(results: dict) -> None:
     Each pass (one seed) starts from an empty cache and records every stage once on the same
     content-hash test set; the ladder reports the median over the seeds and the range.
     """
+    results.update(load_results())  # passes may have been recorded by other processes since this one started
     recorded = results.get("recorded_accuracies", {})
     passes = list(recorded["by_seed"].values()) if "by_seed" in recorded else recorded.get("passes", [])
     rows = []

@@ -329,9 +329,9 @@ def extract_features(
     digests = [file_digest(p) for p in files]
     if net is None:
         net = models.pretrained_base(architecture, input_size=input_size)
-    policy = getattr(getattr(net.model, "dtype_policy", None), "name", "float32")
+    policy = getattr(getattr(net.model, "dtype_policy", None), "name", "float32")  # mixed_bfloat16 with COURSE_BF16
     folder = bottleneck_folder(net.architecture.name, net.input_size, net.random_weights, bottleneck_dir,
-                               number_format="float32" if policy == "float32" else policy)
+                               number_format=policy)
     dim = int(net.model.output_shape[-1])
     features = np.full((len(files), dim), np.nan, dtype=np.float32)
 
