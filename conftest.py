@@ -7,3 +7,13 @@ import os
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Most tests start TensorFlow (in the test process, a notebook kernel or a command-line tool) at
+# one to two GB each, so `-n auto` (pyproject.toml) runs at most this many pytest-xdist workers.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use, at most MAX_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                      MAX_WORKERS))
