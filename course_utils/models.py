@@ -263,6 +263,11 @@ def pretrained_base(
     weights_file = arch.weights_file_top if include_top else arch.weights_file_notop
     random_weights = False
     try:
+        if arch.name == "inception_v3" or size == arch.input_size or include_top:
+            # The file Keras is about to load (MobileNetV2 picks another file for other sizes): fetched, or
+            # found in the cache, before the network is built, so that offline the failure comes before a
+            # build and not after one (Keras builds the whole network, then asks for its weights).
+            keras.utils.get_file(weights_file, arch.url_base + weights_file, cache_subdir="models")
         model = constructor(weights="imagenet", **kwargs)
     except Exception as exc:  # Keras raises a plain Exception for URL fetch failures
         cached = keras_cache_dir() / weights_file
