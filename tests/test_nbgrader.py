@@ -336,9 +336,17 @@ def _edit_cell(nb: nbformat.NotebookNode, gid: str, old: str, new: str) -> None:
 def test_validate_passes_the_solution_and_fails_the_release(course):
     done = nbgrader(["validate", str(_notebook(course.root / "solutions" / PS1))], cwd=course.root, env=course.env)
     assert "Success! Your notebook passes all the tests." in done.stdout, done.stdout + done.stderr[-3000:]
+    _executed_once(done)
     done = nbgrader(["validate", "--invert", str(_notebook(course.root / "exercises" / PS1))],
                     cwd=course.root, env=course.env)
     assert "Success! The notebook does not pass any tests." in done.stdout, done.stdout + done.stderr[-3000:]
+    _executed_once(done)
+
+
+def _executed_once(done) -> None:
+    """nbgrader logs "Validating '<path>'" each time it executes the notebook: once is enough."""
+    runs = (done.stdout + done.stderr).count("Validating '")
+    assert runs == 1, f"the notebook was executed {runs} times:\n{done.stderr[-2000:]}"
 
 
 @pytest.mark.slow
@@ -367,6 +375,8 @@ def test_validate_fails_loudly_when_the_set_up_cell_fails(course, tmp_path):
         pytest.skip("the ImageNet weights could be downloaded here, so the set-up cell did not fail")
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     assert "THE SET-UP CELL FAILED" in done.stdout and "cell setup: WeightsUnavailableError" in done.stdout, done.stdout
+    assert "VALIDATION FAILED ON" in done.stdout, done.stdout  # nbgrader's own report follows
+    _executed_once(done)
 
 
 # --------------------------------------------------------------------------- the student release
