@@ -541,6 +541,9 @@ def bench_ci(results: dict) -> None:
         start = time.perf_counter()
         done = subprocess.run(["bash", ".ci/run"], cwd=clone, capture_output=True, text=True)
         seconds = time.perf_counter() - start
+    log = Path(tempfile.gettempdir()) / "pixels-to-poets-ci.log"  # the whole output, kept outside the clone
+    log.write_text(done.stdout + done.stderr)
+    print(f"[ci] {seconds:.0f} s, exit status {done.returncode}; output in {log}", flush=True)
     tail = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
     results["ci"] = {"seconds": seconds, "ok": done.returncode == 0, "summary": tail[0] if tail else "",
                      "measured": now()}
