@@ -456,9 +456,9 @@ def test_a_notebook_stops_at_its_time_limit(graded):
         answers[gid] = "while True:\n    pass\n\n" + answers[gid]
     submit(root, "stalls", PS1, {release.name: build_submission(release, answers)})
     nbgrader(["autograde", PS1, "--student", "stalls", "--Execute.timeout=60",
-              "--TimeLimitedExecute.notebook_timeout=20"], cwd=root, env=env)
+              "--TimeLimitedExecute.notebook_timeout=10"], cwd=root, env=env)
     nb = _autograded(graded, "stalls")
     failed = {gid for gid in POINTS[PS1] if _failed(_cell(nb, gid))}
     assert failed >= {"q3_tests", "q4_tests", "q5_tests", "q6_tests", "q7_tests", "q8_tests"}, failed
     assert "NotebookTimeLimit" in cell_outputs_text(nb, "q8_tests")
-    assert "time limit of 20 s" in cell_outputs_text(nb, "q6_tests")
+    assert "time limit of 10 s" in cell_outputs_text(nb, "q6_tests")
