@@ -19,12 +19,12 @@ def pytest_xdist_auto_num_workers(config):
                       MAX_WORKERS))
 
 
-# The test files that take longest (`pytest --durations=0` on a 2-core machine: about 300 s for
-# autograding the synthetic classes, 50 to 100 s for each of the others) go to the workers first,
+# The test files that take longest (`pytest --durations=0` on a 2-core machine: 150 to 300 s for
+# autograding ps2 and ps3, 50 to 150 s for each of the others) go to the workers first,
 # so that no worker is left alone with one of them at the end. Everything else keeps pytest's
 # order; the lesson notebooks stay last, in course order.
-LONGEST_FIRST = ("tests/test_autograde.py", "tests/test_cli.py", "tests/test_nbgrader.py", "tests/test_hub.py",
-                 "tests/test_quiz_browser.py", "tests/test_quiz_claims.py")
+LONGEST_FIRST = ("tests/test_autograde_cnn.py", "tests/test_cli.py", "tests/test_autograde.py",
+                 "tests/test_nbgrader.py", "tests/test_hub.py", "tests/test_quiz_browser.py", "tests/test_quiz_claims.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,8 +1,9 @@
-"""Autograding synthetic classes with real nbgrader (tools/grade.py, generate_feedback, export).
+"""Autograding synthetic classes with real nbgrader (tools/grade.py, generate_feedback, export): ps1.
 
-Split from test_nbgrader.py (which holds the course copy, validate and the student release) so
-that pytest-xdist can run the two files on different workers; the course copy is made again
-here (the `course` fixture, module-scoped).
+Split from test_nbgrader.py (which holds the course copy, validate and the student release), and
+ps2 and ps3 in test_autograde_cnn.py, so that pytest-xdist can run the three files on different
+workers; each makes its own course copy (the `course` fixture, module-scoped) and gradebook.
+This file holds the class builders and the grading run that both autograde files use.
 
 Synthetic classes go through tools/grade.py (one `nbgrader autograde` per assignment),
 `generate_feedback` and `export`: solutions, blank releases, partly wrong answers, a raising
@@ -12,7 +13,7 @@ class that games questions (the forbidden library, hard-coded answers, a lookup 
 of a network, a network trained on other data, patched checks); a notebook that loops past the
 per-notebook limit stops being run there.
 
-Artifacts: tests/artifacts/autograde_seconds.json and tests/artifacts/adversarial.json.
+Artifacts: tests/artifacts/autograde_seconds_<assignments>.json and adversarial_<assignments>.json.
 """
 
 from __future__ import annotations
@@ -217,15 +218,15 @@ def _grade(root: Path, env, assignments: list[str], extra: list[str] = ()) -> su
     return subprocess.run(cmd, cwd=root, env=dict(env), capture_output=True, text=True, timeout=1500)
 
 
-@pytest.fixture(scope="module")
-def graded(course):
-    """Hand in, autograde (tools/grade.py), generate feedback and export the synthetic classes."""
+def grade_classes(course, assignments: tuple[str, ...]) -> SimpleNamespace:
+    """Hand in, autograde (tools/grade.py), generate feedback and export the synthetic classes of `assignments`."""
     root, env = course.root, course.env
     seconds, counts, logs = {}, {}, {}
     builders = {PS1: _ps1_class, PS2: _ps2_class, PS3: _ps3_class}
-    nbgrader(["db", "assignment", "add", PS1, f"--duedate={DUE}"], cwd=root, env=env)
+    if PS1 in assignments:
+        nbgrader(["db", "assignment", "add", PS1, f"--duedate={DUE}"], cwd=root, env=env)
     nbgrader(["db", "student", "add", "absent", "--last-name=Away", "--first-name=Al"], cwd=root, env=env)
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         release = _notebook(root / "exercises" / assignment)
         answers = solution_answers(_notebook(root / "solutions" / assignment))
         students = builders[assignment](release, answers)
@@ -249,31 +250,38 @@ def graded(course):
             folder = submit(root, student, assignment, notebooks)
             if student == "late":  # 8 hours after the due date: one started day
                 (folder / "timestamp.txt").write_text(DUE.replace("00:00:00", "08:00:00").replace(" UTC", ".000000 UTC"))
-    start = time.perf_counter()
-    done = _grade(root, env, [PS1], [f"--Execute.timeout={LOOP_TIMEOUT}"])
-    seconds[PS1] = time.perf_counter() - start
-    logs[PS1] = done.stdout + done.stderr
-    assert done.returncode == 1, logs[PS1][-3000:]  # one hand-in (homework.ipynb) cannot be graded
-    for assignment in (PS2, PS3):
+    for assignment in assignments:
         start = time.perf_counter()
-        done = _grade(root, env, [assignment])
+        if assignment == PS1:
+            done = _grade(root, env, [PS1], [f"--Execute.timeout={LOOP_TIMEOUT}"])
+        else:
+            done = _grade(root, env, [assignment])
         seconds[assignment] = time.perf_counter() - start
         logs[assignment] = done.stdout + done.stderr
-        assert done.returncode == 0, logs[assignment][-4000:]
-    # The report covers every assignment: grade.py again, with nothing new to grade.
-    done = _grade(root, env, list(ASSIGNMENTS))
+        if assignment == PS1:
+            assert done.returncode == 1, logs[PS1][-3000:]  # one hand-in (homework.ipynb) cannot be graded
+        else:
+            assert done.returncode == 0, logs[assignment][-4000:]
+    # The report covers every assignment graded here: grade.py again, with nothing new to grade.
+    done = _grade(root, env, list(assignments))
     with open(root / "grading_report.csv", newline="") as handle:
         report = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments:
         nbgrader(["generate_feedback", assignment], cwd=root, env=env)
     nbgrader(["export", "--to", str(root / "grades.csv")], cwd=root, env=env)
+    tag = "_".join(a.split("_")[0] for a in assignments)
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    (artifacts / "autograde_seconds.json").write_text(json.dumps(
+    (artifacts / f"autograde_seconds_{tag}.json").write_text(json.dumps(
         {a: {"class_seconds": round(seconds[a], 1), "submissions": counts[a],
-             "seconds_per_submission": round(seconds[a] / counts[a], 1)} for a in ASSIGNMENTS}, indent=2) + "\n")
-    return SimpleNamespace(root=root, env=env, logs=logs, seconds=seconds, report=report,
-                           grades=read_grades(root / "grades.csv"))
+             "seconds_per_submission": round(seconds[a] / counts[a], 1)} for a in assignments}, indent=2) + "\n")
+    return SimpleNamespace(root=root, env=env, logs=logs, seconds=seconds, report=report, tag=tag,
+                           assignments=tuple(assignments), grades=read_grades(root / "grades.csv"))
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    return grade_classes(course, (PS1,))
 
 
 def _autograded(graded, student: str, assignment: str = PS1) -> nbformat.NotebookNode:
@@ -289,10 +297,14 @@ def _failed(cell) -> bool:
                for o in cell.get("outputs", []))
 
 
-@pytest.mark.slow
-def test_every_student_loses_exactly_the_expected_cells(graded):
+# --------------------------------------------------------------------------- checks for every graded class
+
+def check_expected_cells(graded) -> None:
+    """Each synthetic student of these assignments fails exactly the test cells EXPECTED_FAILS names."""
     table = {}
-    for (assignment, student), fails in EXPECTED_FAILS.items():
+    expected = {key: fails for key, fails in EXPECTED_FAILS.items() if key[0] in graded.assignments}
+    assert {a for a, _ in expected} == set(graded.assignments)
+    for (assignment, student), fails in expected.items():
         nb = _autograded(graded, student, assignment)
         failed = {gid for gid in POINTS[assignment] if _failed(_cell(nb, gid))}
         table[f"{assignment}/{student}"] = {
@@ -302,12 +314,13 @@ def test_every_student_loses_exactly_the_expected_cells(graded):
             "gaming": GAMING.get((assignment, student), {}),
         }
         assert failed == fails, f"{assignment}/{student}: failed {sorted(failed)}, expected {sorted(fails)}"
-    (ROOT / "tests" / "artifacts" / "adversarial.json").write_text(json.dumps(table, indent=2) + "\n")
+    (ROOT / "tests" / "artifacts" / f"adversarial_{graded.tag}.json").write_text(json.dumps(table, indent=2) + "\n")
 
 
-@pytest.mark.slow
-def test_exported_scores_and_the_grading_report(graded):
-    for (assignment, student), fails in EXPECTED_FAILS.items():
+def check_exported_scores(graded) -> None:
+    """nbgrader's export and grade.py's report agree with EXPECTED_FAILS; everyone else is 'missing'."""
+    expected = {key: fails for key, fails in EXPECTED_FAILS.items() if key[0] in graded.assignments}
+    for (assignment, student), fails in expected.items():
         raw = TOTAL[assignment] - sum(POINTS[assignment][gid] for gid in fails)
         final = raw * (1 - LATE_PENALTY) if student == "late" else raw
         score, top, handed_in = graded.grades[(assignment, student)]
@@ -315,10 +328,49 @@ def test_exported_scores_and_the_grading_report(graded):
         row = graded.report[(assignment, student)]
         assert row["status"] == "graded", row
         assert (float(row["raw_score"]), float(row["score"])) == (pytest.approx(raw), pytest.approx(final)), row
+    assert {a for a, _ in graded.report} == set(graded.assignments)
     for (assignment, student), row in graded.report.items():
-        if (assignment, student) not in EXPECTED_FAILS and student != "misnamed":
+        if (assignment, student) not in expected and student != "misnamed":
             assert row["status"] == "missing" and row["score"] == "", row  # nbgrader's export says 0 here
-    assert graded.report[(PS2, "absent")]["status"] == "missing"
+    for assignment in graded.assignments:
+        assert graded.report[(assignment, "absent")]["status"] == "missing"
+
+
+def check_tampering_reports(graded, expected: set[tuple[str, str]]) -> None:
+    """grade.py's TAMPERED lines name exactly the `expected` (student, what) pairs."""
+    log = "".join(graded.logs[a] for a in graded.assignments)
+    assert "Attribute 'checksum'" not in log  # the hidden tests cut from the release are not news
+    tampered = re.findall(r"\[course\] TAMPERED student (\S+?): (.*)", log)
+    assert {(student, what.split(";")[0]) for student, what in tampered} == expected, tampered
+
+
+def check_feedback_keeps_hidden_tests_hidden(graded) -> None:
+    for (assignment, student) in EXPECTED_FAILS:
+        if assignment not in graded.assignments:
+            continue
+        page = graded.root / "feedback" / student / assignment / f"{assignment}.html"
+        assert page.is_file(), page
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+        cells = nbformat.read(str(_notebook(ROOT / "solutions" / assignment)), as_version=4).cells
+        hidden_text = "\n".join("\n".join(_regions(c.source, *HIDDEN_MARKERS)) for c in cells)
+        answer_text = "\n".join("\n".join(_regions(c.source, *SOLUTION_MARKERS)) for c in cells)
+        # (a snippet that is also in an answer may be in the student's own answer, which feedback shows)
+        hidden = [t for t in DISTINCTIVE[assignment] if t in hidden_text and t not in answer_text]
+        for snippet in hidden:
+            assert snippet not in text, f"hidden test text {snippet!r} in feedback for {student}/{assignment}"
+
+
+# --------------------------------------------------------------------------- ps1
+
+@pytest.mark.slow
+def test_every_student_loses_exactly_the_expected_cells(graded):
+    check_expected_cells(graded)
+
+
+@pytest.mark.slow
+def test_exported_scores_and_the_grading_report(graded):
+    check_exported_scores(graded)
     misnamed = graded.report[(PS1, "misnamed")]
     assert misnamed["status"] == "failed" and "no notebook named ps1_pixels.ipynb (found: homework.ipynb)" in \
         misnamed["notes"], misnamed
@@ -330,15 +382,12 @@ def test_exported_scores_and_the_grading_report(graded):
 
 @pytest.mark.slow
 def test_tampering_is_reported_only_where_it_happened(graded):
-    log = graded.logs[PS1] + graded.logs[PS2] + graded.logs[PS3]
-    assert "Attribute 'checksum'" not in log  # the hidden tests cut from the release are not news
-    tampered = re.findall(r"\[course\] TAMPERED student (\S+?): (.*)", log)
-    assert {(student, what.split(";")[0]) for student, what in tampered} == {
+    check_tampering_reports(graded, {
         ("tampered", "locked cell q3_tests was edited"),
         ("tampered", "cell q2_tests was changed from code to markdown"),
         ("tampered", "cell q4_answer was changed from code to markdown"),
-    }, tampered
-    assert "Missing grade cell q1_tests" in log
+    })
+    assert "Missing grade cell q1_tests" in graded.logs[PS1]
 
 
 @pytest.mark.slow
@@ -353,34 +402,16 @@ def test_renamed_cell_ids_are_repaired_and_graded(graded):
 
 
 @pytest.mark.slow
-def test_grading_runs_in_fast_mode_with_real_checks_and_a_quiet_set_up(graded):
-    nb = _autograded(graded, "solution", PS2)
-    assert "EPOCHS = 5" in cell_outputs_text(nb, "setup")  # NBGRADER_EXECUTION -> fast mode
-    for gid in POINTS[PS2]:
-        assert "\u2714" in cell_outputs_text(nb, gid) and not _failed(_cell(nb, gid)), gid
-    assert "BEGIN HIDDEN TESTS" in _cell(nb, "q4_tests").source  # hidden tests were restored and run
-    ps3 = _autograded(graded, "solution", PS3)  # Inception V3 bottlenecks of flower photos; random weights here
-    assert "test photos of ['daisy'" in cell_outputs_text(ps3, "setup") and "RANDOM weights" in cell_outputs_text(ps3, "setup")
-    assert "transfer-learning check was SKIPPED" in cell_outputs_text(ps3, "q6_tests")
-    for assignment in (PS1, PS2):  # nothing on standard error: no TensorFlow start-up notices
-        setup = _cell(_autograded(graded, "solution", assignment), "setup")
-        assert not [o for o in setup.outputs if o.output_type == "stream" and o.name == "stderr"], assignment
+def test_the_set_up_cell_prints_nothing_on_standard_error(graded):
+    setup = _cell(_autograded(graded, "solution", PS1), "setup")  # no TensorFlow start-up notices
+    assert setup.outputs and not [o for o in setup.outputs if o.output_type == "stream" and o.name == "stderr"]
 
 
 @pytest.mark.slow
-def test_gamed_answers_get_messages_that_say_why(graded):
-    keras_gamer = _autograded(graded, "gamer_keras", PS2)
-    assert "must be computed by hand" in cell_outputs_text(keras_gamer, "q1_tests")
-    assert "keras" in cell_outputs_text(keras_gamer, "q2_tests")
-    assert "renamed labels" in cell_outputs_text(keras_gamer, "q4_tests")
-    lookup = _autograded(graded, "gamer_lookup", PS2)
-    assert "by hand" in cell_outputs_text(lookup, "q1_tests") and "scipy" in cell_outputs_text(lookup, "q1_tests")
-    assert "held-back digits" in cell_outputs_text(lookup, "q4_tests")
+def test_patched_checks_do_not_switch_off_the_hidden_ones(graded):
     ps1 = _autograded(graded, "gamer", PS1)
     for gid in ("q2_tests", "q4_tests"):  # the visible checks were switched off; the hidden ones were not
         assert "hidden check" in cell_outputs_text(ps1, gid) and "\u2714" not in cell_outputs_text(ps1, gid), gid
-    sk = _autograded(graded, "gamer_sklearn", PS3)
-    assert "sklearn" in cell_outputs_text(sk, "q4_tests") and "sklearn" in cell_outputs_text(sk, "q5_tests")
 
 
 @pytest.mark.slow
@@ -391,29 +422,11 @@ def test_partly_wrong_submission_gets_readable_feedback(graded):
     assert "Hint: the darkest digit pixel (16) should become 1.0" in text
     assert "nearest_template(points, corners): 4 of 4 entries differ; at [0] expected 0, found 1" in text
     assert re.search(rf"Score:\s*{TOTAL[PS1] - 4}(\.0)?\s*/\s*{TOTAL[PS1]}", text), "the feedback page shows the score"
-    ps2 = _autograded(graded, "partial", PS2)
-    assert "conv2d_valid(image, kernels, bias) against keras.layers.Conv2D" in cell_outputs_text(ps2, "q1_tests")
-    same = cell_outputs_text(ps2, "q2_tests")  # caught only by the hidden test, which reveals no values
-    assert "'same' padding, stride > 1" in same and "hidden check" in same, same
-    ps3 = _autograded(graded, "partial", PS3)
-    assert "confusion_matrix(y_true, y_pred, 3)" in cell_outputs_text(ps3, "q4_tests")
-    assert "precision" in cell_outputs_text(ps3, "q5_tests")
 
 
 @pytest.mark.slow
 def test_feedback_exists_and_keeps_hidden_tests_hidden(graded):
-    for (assignment, student) in EXPECTED_FAILS:
-        page = graded.root / "feedback" / student / assignment / f"{assignment}.html"
-        assert page.is_file(), page
-        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
-        assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
-        cells = nbformat.read(str(_notebook(ROOT / "solutions" / assignment)), as_version=4).cells
-        hidden_text = "\n".join("\n".join(_regions(c.source, *HIDDEN_MARKERS)) for c in cells)
-        answer_text = "\n".join("\n".join(_regions(c.source, *SOLUTION_MARKERS)) for c in cells)
-        # (a snippet that is also in an answer may be in the student's own answer, which feedback shows)
-        hidden = [t for t in DISTINCTIVE[assignment] if t in hidden_text and t not in answer_text]
-        for snippet in hidden:
-            assert snippet not in text, f"hidden test text {snippet!r} in feedback for {student}/{assignment}"
+    check_feedback_keeps_hidden_tests_hidden(graded)
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ COURSE_ALLOW_RANDOM_WEIGHTS=1 and a temporary COURSE_CACHE_DIR.
   either;
 - `nbgrader validate` passes the ps1 solution, fails the blank release with --invert, and
   exits 1 with a clear message for an edited locked cell and for a failing set-up cell;
-- autograding synthetic classes is in test_autograde.py (a separate file, so that it can run
-  on another pytest-xdist worker).
+- autograding synthetic classes is in test_autograde.py (ps1) and test_autograde_cnn.py (ps2
+  and ps3): separate files, so that pytest-xdist can run them on other workers.
 """
 
 from __future__ import annotations

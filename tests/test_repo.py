@@ -47,7 +47,9 @@ def test_readme_documents_commands_variables_and_syllabus():
     command = "python -m pytest"
     assert f'pip install -r requirements.txt -e ".[test]" && {command}' in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -q -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
+    # CI installs the README's requirements with uv's pip interface (pip where uv is unavailable)
+    assert '$installer install -q -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
+    assert 'installer="pip"' in ci and 'installer="uv pip"' in ci
     for var in ("COURSE_DATA_DIR", "COURSE_FAST", "COURSE_ALLOW_RANDOM_WEIGHTS"):
         assert var in readme
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
