@@ -48,8 +48,8 @@ def test_readme_documents_commands_variables_and_syllabus():
     assert f'pip install -r requirements.txt -e ".[test]" && {command}' in readme
     ci = (ROOT / ".ci" / "run").read_text()
     # CI installs the README's requirements with uv's pip interface (pip where uv is unavailable)
-    assert '$installer install -q -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
-    assert 'installer="pip"' in ci and 'installer="uv pip"' in ci
+    assert '$installer install -q $compile -r requirements.txt -e ".[test]"' in ci and f"\n{command}\n" in ci
+    assert 'installer="pip"' in ci and 'installer="uv pip"' in ci and 'compile="--compile-bytecode"' in ci
     for var in ("COURSE_DATA_DIR", "COURSE_FAST", "COURSE_ALLOW_RANDOM_WEIGHTS"):
         assert var in readme
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
