@@ -73,9 +73,9 @@ def _lesson_seconds(stem: str, mode: str = "full") -> dict:
     return {**entry["seconds"], "seeds": entry.get("seeds", [])}
 
 
-#: lessons whose headers also quote their two-core time (lessons 05 and 06 changed after their last two-core
-#: measurement, so they quote one core only)
-TWO_CORE_QUOTED = ("01_pixels_as_features", "02_first_neural_network", "03_cnn_from_scratch", "04_preparing_image_data")
+#: lessons whose headers also quote their two-core time (three seeds each; lessons 00, 07 and 08 quote no time)
+TWO_CORE_QUOTED = ("01_pixels_as_features", "02_first_neural_network", "03_cnn_from_scratch", "04_preparing_image_data",
+                   "05_cnn_on_flowers", "06_retraining_inception")
 
 
 def _extraction_speed() -> dict:
