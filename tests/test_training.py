@@ -57,6 +57,20 @@ def test_lesson_05_and_course_retrain_share_one_recipe(training):
     assert "training.SMALL_CNN_RECIPE" in source and "SMALL_CNN_DEFAULTS" not in source
 
 
+def test_lesson_07_stand_in_trains_with_the_recipe():
+    """Lesson 07's prose says its stand-in (trained when lesson 05's model is not cached) uses lesson 05's recipe."""
+    import nbformat
+
+    lesson = nbformat.read(ROOT / "notebooks" / "07_evaluating_a_classifier.ipynb", as_version=4)
+    code = next(c.source for c in lesson.cells if c.cell_type == "code" and "QUICK_EPOCHS" in c.source)
+    stand_in = code[code.index("\nelse:"):]
+    assert "recipe = training.SMALL_CNN_RECIPE" in stand_in
+    for key in ("image_size", "widths", "convs_per_stage", "separable", "augment", "dropout", "batch_size",
+                "learning_rate", "weight_decay", "label_smoothing"):
+        assert f'recipe["{key}"]' in stand_in, f"lesson 07's stand-in does not use the recipe's {key}"
+    assert "compile_small_cnn(" in stand_in and "warmup_cosine(" in stand_in
+
+
 @pytest.fixture(scope="module")
 def training():
     from course_utils import training
